@@ -1,0 +1,24 @@
+// The engine's public surface.
+
+import { bindGradOps } from './autograd';
+import { add, clone, onesLike } from './ops/api';
+
+bindGradOps({ add: (a, b) => add(a, b), onesLike, clone });
+
+export * from './ops/api';
+export { Tensor, type DType, type NestedArray } from './tensor';
+export {
+  grad,
+  backward,
+  noGrad,
+  enableGrad,
+  isGradEnabled,
+  recordTape,
+  type GradOptions,
+  type Node,
+} from './autograd';
+export { tidy, keep, memory, resetPeakMemory, emptyCache, type MemoryInfo } from './memory';
+export { init, adapterDescription } from '../kernels/gpu';
+export { flush, sync, dispatchCount } from '../kernels/runtime';
+export type { Primitive } from './ops/primitives';
+export { gradcheck, gradgradcheck, type GradcheckOptions } from './gradcheck';

@@ -1,0 +1,7 @@
+// Every public op function, gathered for the Tensor methods and the package index.
+
+export * from './creation';
+export * from './elementwise';
+export * from './reduce';
+export * from './shape';
+export * from './matmul';

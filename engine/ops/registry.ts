@@ -1,0 +1,22 @@
+// The rule table of all primitives, checked for completeness by the compiler:
+// RuleTable<Primitive> requires a rule for every key of Primitives. It is built on
+// first use because the rule files import the tape, which imports this file.
+
+import type { RuleTable } from '../autograd';
+import type { Primitive } from './primitives';
+import { elementwiseRules } from './elementwise';
+import { reduceRules } from './reduce';
+import { shapeRules } from './shape';
+import { matmulRules } from './matmul';
+
+let table: RuleTable<Primitive> | null = null;
+
+export function ruleTable(): RuleTable<Primitive> {
+  table ??= {
+    ...elementwiseRules,
+    ...reduceRules,
+    ...shapeRules,
+    ...matmulRules,
+  };
+  return table;
+}

@@ -1,0 +1,192 @@
+// Command batching: every dispatch goes into one shared command encoder, and the
+// encoder is submitted when it holds MAX_BATCH dispatches, when the uniform arena
+// is full, before an upload and before a readback.
+
+import { gpuDevice, onUncapturedError } from './gpu';
+
+const MAX_BATCH = 512;
+
+// Each dispatch gets a 256-byte slot (minUniformBufferOffsetAlignment) of one
+// uniform buffer. The CPU copy is written to the GPU just before the submit, and
+// queue order makes it safe to reuse the same buffer for the next batch.
+const UNIFORM_SLOT = 256;
+const UNIFORM_ARENA = UNIFORM_SLOT * MAX_BATCH;
+
+let encoder: GPUCommandEncoder | null = null;
+let pass: GPUComputePassEncoder | null = null;
+let dispatches = 0;
+let uniformBuffer: GPUBuffer | null = null;
+const uniformData = new ArrayBuffer(UNIFORM_ARENA);
+let uniformUsed = 0;
+
+// Op names of the batch in flight, for error messages.
+let batchOps: string[] = [];
+let lastSubmittedOps: string[] = [];
+const errors: string[] = [];
+let listening = false;
+
+let totalDispatches = 0;
+
+function listen(): void {
+  if (listening) return;
+  listening = true;
+  onUncapturedError((error) => {
+    const ops = [...new Set([...lastSubmittedOps, ...batchOps])].slice(-8).join(', ');
+    errors.push(`${error.message.trim()} (ops in the failing batch: ${ops || 'none'})`);
+  });
+}
+
+/** Throws the first WebGPU error reported since the last check. */
+export function throwPendingErrors(): void {
+  if (errors.length === 0) return;
+  const message = errors.join('\n');
+  errors.length = 0;
+  throw new Error(`WebGPU reported an error: ${message}`);
+}
+
+export interface DispatchSlot {
+  pass: GPUComputePassEncoder;
+  uniformBuffer: GPUBuffer;
+  /** Byte offset of this dispatch's uniform slot; its contents are uploaded at the submit. */
+  uniformOffset: number;
+  uniformView: DataView;
+}
+
+/**
+ * Reserves room for one dispatch in the current batch: the compute pass to
+ * record it in and a zeroed 256-byte uniform slot. Submits the batch first if it is full.
+ */
+export function beginDispatch(opName: string, uniformBytes: number): DispatchSlot {
+  if (uniformBytes > UNIFORM_SLOT) {
+    throw new Error(
+      `Op ${opName}: the kernel's uniform block is ${uniformBytes} bytes; the runtime allows at most ${UNIFORM_SLOT}.`,
+    );
+  }
+  listen();
+  throwPendingErrors();
+  if (dispatches >= MAX_BATCH || uniformUsed + UNIFORM_SLOT > UNIFORM_ARENA) flush();
+
+  const device = gpuDevice();
+  uniformBuffer ??= device.createBuffer({
+    label: 'metagrad uniforms',
+    size: UNIFORM_ARENA,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  });
+  encoder ??= device.createCommandEncoder({ label: 'metagrad batch' });
+  pass ??= encoder.beginComputePass({ label: 'metagrad ops' });
+
+  const uniformOffset = uniformUsed;
+  if (uniformBytes > 0) uniformUsed += UNIFORM_SLOT;
+  const uniformView = new DataView(uniformData, uniformOffset, UNIFORM_SLOT);
+  if (uniformBytes > 0) new Uint8Array(uniformData, uniformOffset, UNIFORM_SLOT).fill(0);
+
+  dispatches += 1;
+  totalDispatches += 1;
+  if (batchOps[batchOps.length - 1] !== opName) batchOps.push(opName);
+  return { pass, uniformBuffer, uniformOffset, uniformView };
+}
+
+/** Returns the command encoder of the current batch, with no compute pass open, for copies. */
+export function copyEncoder(): GPUCommandEncoder {
+  listen();
+  if (pass) {
+    pass.end();
+    pass = null;
+  }
+  encoder ??= gpuDevice().createCommandEncoder({ label: 'metagrad batch' });
+  return encoder;
+}
+
+/** Submits the pending batch, if any. */
+export function flush(): void {
+  if (!encoder) return;
+  const device = gpuDevice();
+  if (pass) {
+    pass.end();
+    pass = null;
+  }
+  if (uniformUsed > 0 && uniformBuffer) {
+    device.queue.writeBuffer(uniformBuffer, 0, uniformData, 0, uniformUsed);
+  }
+  device.queue.submit([encoder.finish()]);
+  encoder = null;
+  dispatches = 0;
+  uniformUsed = 0;
+  lastSubmittedOps = batchOps;
+  batchOps = [];
+}
+
+/** Returns whether commands are waiting in the batch. */
+export function hasPending(): boolean {
+  return encoder !== null;
+}
+
+/** Writes host data into a buffer, after submitting pending commands that might still read it. */
+export function upload(
+  buffer: GPUBuffer,
+  data: ArrayBufferView<ArrayBuffer>,
+  byteOffset = 0,
+): void {
+  flush();
+  const queue = gpuDevice().queue;
+  // writeBuffer wants a multiple of 4 bytes.
+  if (data.byteLength % 4 === 0) {
+    queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+    return;
+  }
+  const padded = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
+  padded.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  queue.writeBuffer(buffer, byteOffset, padded);
+}
+
+/**
+ * Awaits a GPU promise while holding Node's event loop open: Dawn's Node binding
+ * does not count a pending mapAsync or onSubmittedWorkDone as pending work, so
+ * without a timer the process can exit (or crash in teardown) mid-await.
+ */
+async function awaitGpu<T>(promise: Promise<T>): Promise<T> {
+  if (typeof setInterval !== 'function' || typeof process === 'undefined') return promise;
+  const timer = setInterval(() => undefined, 50);
+  try {
+    return await promise;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Copies `byteLength` bytes of a buffer to the host, submitting every pending command first. */
+export async function readback(
+  buffer: GPUBuffer,
+  byteLength: number,
+  opName = 'readback',
+): Promise<ArrayBuffer> {
+  const device = gpuDevice();
+  const size = Math.max(4, Math.ceil(byteLength / 4) * 4);
+  const staging = device.createBuffer({
+    label: `metagrad ${opName}`,
+    size,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  copyEncoder().copyBufferToBuffer(buffer, 0, staging, 0, size);
+  flush();
+  try {
+    await awaitGpu(staging.mapAsync(GPUMapMode.READ));
+    throwPendingErrors();
+    return staging.getMappedRange(0, size).slice(0, byteLength);
+  } finally {
+    if (staging.mapState === 'mapped') staging.unmap();
+    staging.destroy();
+  }
+}
+
+/** Waits until the GPU has finished every submitted command. */
+export async function sync(): Promise<void> {
+  flush();
+  await awaitGpu(gpuDevice().queue.onSubmittedWorkDone());
+  throwPendingErrors();
+}
+
+/** Returns the number of kernel dispatches since start-up. */
+export function dispatchCount(): number {
+  return totalDispatches;
+}

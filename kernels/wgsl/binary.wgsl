@@ -1,0 +1,87 @@
+// Elementwise f(a, b) with NumPy broadcasting, and the select `where`. Each input
+// is read through its own strides, 0 on broadcast dimensions. BROADCAST = false is
+// the fast path for two contiguous inputs of the output's shape.
+
+struct Params {
+  n: u32,
+  rank: u32,
+  shape: array<vec4<u32>, 2>,
+  a_strides: array<vec4<u32>, 2>,
+  b_strides: array<vec4<u32>, 2>,
+  c_strides: array<vec4<u32>, 2>,
+}
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read> c: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
+
+override OP: u32 = 0u;
+override BROADCAST: bool = true;
+
+fn at(v: array<vec4<u32>, 2>, i: u32) -> u32 {
+  return v[i / 4u][i % 4u];
+}
+
+fn apply(x: f32, y: f32) -> f32 {
+  switch OP {
+    case 0u: { return x + y; }
+    case 1u: { return x - y; }
+    case 2u: { return x * y; }
+    case 3u: { return x / y; }
+    case 4u: { return pow(x, y); }
+    // maximum and minimum propagate NaN, as torch.maximum does.
+    case 5u: { return select(max(x, y), x + y, x != x || y != y); }
+    case 6u: { return select(min(x, y), x + y, x != x || y != y); }
+    case 7u: { return select(0.0, 1.0, x == y); }
+    case 8u: { return select(0.0, 1.0, x > y); }
+    case 9u: { return select(0.0, 1.0, x < y); }
+    case 10u: { return select(0.0, 1.0, x >= y); }
+    case 11u: { return select(0.0, 1.0, x <= y); }
+    default: { return x; }
+  }
+}
+
+struct Offsets { a: u32, b: u32, c: u32 }
+
+fn offsets(i: u32) -> Offsets {
+  var rest = i;
+  var o = Offsets(0u, 0u, 0u);
+  for (var d = i32(p.rank) - 1; d >= 0; d--) {
+    let size = at(p.shape, u32(d));
+    let coord = rest % size;
+    rest = rest / size;
+    o.a += coord * at(p.a_strides, u32(d));
+    o.b += coord * at(p.b_strides, u32(d));
+    o.c += coord * at(p.c_strides, u32(d));
+  }
+  return o;
+}
+
+fn flat(wid: vec3<u32>, lid: u32, groups: vec3<u32>) -> u32 {
+  return (wid.x + wid.y * groups.x) * 64u + lid;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+        @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flat(wid, lid, groups);
+  if (i >= p.n) { return; }
+  if (!BROADCAST) {
+    out[i] = apply(a[i], b[i]);
+    return;
+  }
+  let o = offsets(i);
+  out[i] = apply(a[o.a], b[o.b]);
+}
+
+// out = a where c != 0, else b: torch.where(condition = c, a, b).
+@compute @workgroup_size(64)
+fn where_select(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flat(wid, lid, groups);
+  if (i >= p.n) { return; }
+  let o = offsets(i);
+  out[i] = select(b[o.b], a[o.a], c[o.c] != 0.0);
+}

@@ -1,0 +1,134 @@
+// Reductions over any set of axes. The host splits the input's dimensions into
+// kept ("outer") and reduced ("inner") ones; output element o reads input
+// offset(o) + inner_offset(r) for r in [0, inner_size).
+//   per_thread: one invocation per output element, for many outputs or short rows.
+//   per_group:  one workgroup per output element, for few outputs and long rows.
+
+struct Params {
+  out_size: u32,
+  inner_size: u32,
+  outer_rank: u32,
+  inner_rank: u32,
+  outer_shape: array<vec4<u32>, 2>,
+  outer_strides: array<vec4<u32>, 2>,
+  inner_shape: array<vec4<u32>, 2>,
+  inner_strides: array<vec4<u32>, 2>,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out_index: array<i32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+// 0 sum, 1 max, 2 min, 3 argmax, 4 argmin. Arg ops return the first index of the
+// extreme value, as torch.argmax does; NaN counts as the extreme, as in PyTorch.
+override OP: u32 = 0u;
+// Contiguous inner block: the reduced axes are the trailing ones.
+override INNER_CONTIGUOUS: bool = false;
+
+const GROUP: u32 = 64u;
+
+fn at(v: array<vec4<u32>, 2>, i: u32) -> u32 {
+  return v[i / 4u][i % 4u];
+}
+
+fn outer_offset(o: u32) -> u32 {
+  var rest = o;
+  var offset = 0u;
+  for (var d = i32(p.outer_rank) - 1; d >= 0; d--) {
+    let size = at(p.outer_shape, u32(d));
+    offset += (rest % size) * at(p.outer_strides, u32(d));
+    rest = rest / size;
+  }
+  return offset;
+}
+
+fn inner_offset(r: u32) -> u32 {
+  if (INNER_CONTIGUOUS) { return r; }
+  var rest = r;
+  var offset = 0u;
+  for (var d = i32(p.inner_rank) - 1; d >= 0; d--) {
+    let size = at(p.inner_shape, u32(d));
+    offset += (rest % size) * at(p.inner_strides, u32(d));
+    rest = rest / size;
+  }
+  return offset;
+}
+
+// Whether candidate v replaces the current extreme best (first index wins ties).
+fn better(v: f32, best: f32) -> bool {
+  if (best != best) { return false; }
+  if (v != v) { return true; }
+  if (OP == 1u || OP == 3u) { return v > best; }
+  return v < best;
+}
+
+// A running result. `valid` is false until the first element, so max and min
+// need no infinite starting value.
+struct Partial { value: f32, index: u32, valid: bool }
+
+fn combine(acc: Partial, v: f32, index: u32) -> Partial {
+  if (OP == 0u) { return Partial(acc.value + v, 0u, true); }
+  if (!acc.valid || better(v, acc.value)) { return Partial(v, index, true); }
+  return acc;
+}
+
+fn merge(mine: Partial, other: Partial) -> Partial {
+  if (OP == 0u) { return Partial(mine.value + other.value, 0u, true); }
+  if (!other.valid) { return mine; }
+  if (!mine.valid || better(other.value, mine.value)) { return other; }
+  if (other.value == mine.value && other.index < mine.index) { return other; }
+  return mine;
+}
+
+fn store(o: u32, acc: Partial) {
+  if (OP == 3u || OP == 4u) {
+    out_index[o] = i32(acc.index);
+  } else {
+    out[o] = acc.value;
+  }
+}
+
+@compute @workgroup_size(64)
+fn per_thread(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+              @builtin(num_workgroups) groups: vec3<u32>) {
+  let o = (wid.x + wid.y * groups.x) * GROUP + lid;
+  if (o >= p.out_size) { return; }
+  let base = outer_offset(o);
+  var acc = Partial(0.0, 0u, false);
+  for (var r = 0u; r < p.inner_size; r++) {
+    acc = combine(acc, x[base + inner_offset(r)], r);
+  }
+  store(o, acc);
+}
+
+var<workgroup> values: array<f32, GROUP>;
+var<workgroup> indices: array<u32, GROUP>;
+var<workgroup> valid: array<bool, GROUP>;
+
+@compute @workgroup_size(64)
+fn per_group(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+             @builtin(num_workgroups) groups: vec3<u32>) {
+  let o = wid.x + wid.y * groups.x;
+  let base = outer_offset(min(o, p.out_size - 1u));
+  var acc = Partial(0.0, 0u, false);
+  for (var r = lid; r < p.inner_size; r += GROUP) {
+    acc = combine(acc, x[base + inner_offset(r)], r);
+  }
+  values[lid] = acc.value;
+  indices[lid] = acc.index;
+  valid[lid] = acc.valid;
+  workgroupBarrier();
+
+  for (var stride = GROUP / 2u; stride > 0u; stride /= 2u) {
+    if (lid < stride) {
+      let other = Partial(values[lid + stride], indices[lid + stride], valid[lid + stride]);
+      let merged = merge(Partial(values[lid], indices[lid], valid[lid]), other);
+      values[lid] = merged.value;
+      indices[lid] = merged.index;
+      valid[lid] = merged.valid;
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u && o < p.out_size) { store(o, Partial(values[0], indices[0], valid[0])); }
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// One WebGPU device per test file; files run one at a time because lavapipe
+// already spreads each dispatch over every core.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    fileParallelism: false,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    reporters: ['default'],
+  },
+});
