@@ -42,19 +42,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var x_sq = vec4<f32>(0.0);
   var y_sq = vec4<f32>(0.0);
   for (var k = 0u; k < p.D; k++) {
+    let xv = vec4<f32>(x[x_rows[0] + k], x[x_rows[1] + k], x[x_rows[2] + k], x[x_rows[3] + k]);
     let yv = vec4<f32>(y[y_rows[0] + k], y[y_rows[1] + k], y[y_rows[2] + k], y[y_rows[3] + k]);
     if (COSINE) {
-      let xv = vec4<f32>(x[x_rows[0] + k], x[x_rows[1] + k], x[x_rows[2] + k], x[x_rows[3] + k]);
       x_sq += xv * xv;
       y_sq += yv * yv;
-      for (var i = 0u; i < 4u; i++) {
-        acc[i] += xv[i] * yv;
-      }
+      acc[0] += xv.x * yv;
+      acc[1] += xv.y * yv;
+      acc[2] += xv.z * yv;
+      acc[3] += xv.w * yv;
     } else {
-      for (var i = 0u; i < 4u; i++) {
-        let diff = x[x_rows[i] + k] - yv;
-        acc[i] += diff * diff;
-      }
+      let d0 = xv.x - yv;
+      let d1 = xv.y - yv;
+      let d2 = xv.z - yv;
+      let d3 = xv.w - yv;
+      acc[0] += d0 * d0;
+      acc[1] += d1 * d1;
+      acc[2] += d2 * d2;
+      acc[3] += d3 * d3;
     }
   }
 
