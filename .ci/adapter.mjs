@@ -12,5 +12,5 @@ if (!adapter) {
 }
 const { vendor, architecture, description } = adapter.info;
 console.log([vendor, architecture, description].filter(Boolean).join(' '));
-// Dawn's instance can keep the event loop alive; the answer is known, so leave.
+// Dawn's instance can keep the event loop alive, so exit explicitly.
 process.exit(0);
