@@ -6,6 +6,7 @@ import type { Tensor } from '../../engine/index';
 import { functionalCall, type Module } from '../../engine/nn/index';
 import { Adam, CosineAnnealing, type LRScheduler } from '../../engine/optim/index';
 import { formatShape } from '../../engine/shape';
+import { copyInto } from '../../kernels/optim';
 import type { FunctionalModel, LossFn, ParamMap, Task } from './functional';
 import { accuracyOf, type EvalResult, type MetaLearner, type StepResult } from './learner';
 import { Maml, multiStepWeights, type InnerLrMode } from './maml';
@@ -80,7 +81,7 @@ export class MamlLearner implements MetaLearner {
     });
     this.optimizer = new Adam([...this.maml.metaParameters().values()], { lr: config.metaLr });
     // MAML++ anneals the meta learning rate with a cosine schedule.
-    this.scheduler = name === 'mamlpp' ? new CosineAnnealing(this.optimizer, { totalSteps: config.iterations, minLr: config.metaLr * 0.01 }) : null;
+    this.scheduler = name === 'mamlpp' ? new CosineAnnealing(this.optimizer, { tMax: config.iterations, etaMin: config.metaLr * 0.01 }) : null;
   }
 
   stateTensors(): ParamMap {
@@ -90,9 +91,7 @@ export class MamlLearner implements MetaLearner {
   loadStateTensors(tensors: ParamMap): void {
     copyChecked(this.stateTensors(), tensors, `${this.name} checkpoint`);
     this.module.loadStateDict(new Map([...tensors].filter(([name]) => !name.startsWith('innerLr.'))));
-    mg.noGrad(() => {
-      for (const [name, lr] of this.maml.innerLrs) mg.copyInto(lr, tensors.get(`innerLr.${name}`)!);
-    });
+    for (const [name, lr] of this.maml.innerLrs) copyInto(tensors.get(`innerLr.${name}`)!.buffer, lr.buffer, lr.size * 4);
   }
 
   async trainStep(tasks: Task[], iteration: number): Promise<StepResult> {
@@ -161,7 +160,7 @@ export class ReptileLearner implements MetaLearner {
     this.model = moduleModel(module);
     this.kind = kind;
     this.config = config;
-    this.optimizer = new Adam([...this.model.params.values()], { lr: config.metaLr, betas: [0, 0.999] });
+    this.optimizer = new Adam([...this.model.params.values()], { lr: config.metaLr, beta1: 0 });
   }
 
   stateTensors(): ParamMap {
