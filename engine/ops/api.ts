@@ -5,3 +5,5 @@ export * from './elementwise';
 export * from './reduce';
 export * from './shape';
 export * from './matmul';
+// ops-index family
+export * from './indexing';

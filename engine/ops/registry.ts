@@ -8,6 +8,8 @@ import { elementwiseRules } from './elementwise';
 import { reduceRules } from './reduce';
 import { shapeRules } from './shape';
 import { matmulRules } from './matmul';
+// ops-index family
+import { indexingRules } from './indexing';
 
 let table: RuleTable<Primitive> | null = null;
 
@@ -17,6 +19,8 @@ export function ruleTable(): RuleTable<Primitive> {
     ...reduceRules,
     ...shapeRules,
     ...matmulRules,
+    // ops-index family
+    ...indexingRules,
   };
   return table;
 }
