@@ -421,7 +421,10 @@ export function toFloat(x: Tensor): Tensor {
   return apply('to_float', [x], {});
 }
 
-/** Returns x as i32, truncating toward zero as torch's .int() (a no-op for i32). Not differentiable. */
+/**
+ * Returns x as i32, truncating toward zero as torch's .int() (a no-op for i32).
+ * Values beyond the i32 range saturate and NaN becomes 0. Not differentiable.
+ */
 export function toInt(x: Tensor): Tensor {
   if (x.dtype === 'i32') return x;
   return noGrad(() => apply('to_int', [x], {}));

@@ -454,6 +454,13 @@ describe('toFloat and toInt', () => {
     expect(Array.from(await f.data())).toEqual([-2, 0, 0, 0, 1, 3, 123456]);
   });
 
+  it('saturates out-of-range values', async () => {
+    const x = mg.tensor([1e10, -1e10, 2147483648, -2147483648, NaN, Infinity, -Infinity]);
+    expect(Array.from(await x.toInt().data())).toEqual([
+      2147483647, -2147483648, 2147483647, -2147483648, 0, 2147483647, -2147483648,
+    ]);
+  });
+
   it('converts across many workgroups', async () => {
     const values = Int32Array.from({ length: 70_001 }, (_, k) => k * 7 - 200_000);
     const out = mg.tensor(values).toFloat();

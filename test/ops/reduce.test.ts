@@ -191,6 +191,42 @@ describe('argmax and argmin', () => {
     expect(await x.argmin().item()).toBe(9);
   });
 
+  it('keeps every dimension over the flattened tensor', async () => {
+    const x = mg.tensor([
+      [1, 5, 2],
+      [7, 0, 3],
+    ]);
+    const out = x.argmax(undefined, true);
+    expect(out.shape).toEqual([1, 1]);
+    expect(await out.item()).toBe(3);
+  });
+
+  it('treats NaN as the extreme', async () => {
+    const x = mg.tensor([
+      [1, NaN, 2, NaN],
+      [3, 0, -1, 2],
+    ]);
+    expect(Array.from(await x.argmax(1).data())).toEqual([1, 0]);
+    expect(Array.from(await x.argmin(1).data())).toEqual([1, 2]);
+    const values = Array.from(await x.max(1).data());
+    expect(values[0]).toBeNaN();
+    expect(values[1]).toBe(3);
+    expect(await x.min().item()).toBeNaN();
+  });
+
+  it('returns the first NaN in a long row', async () => {
+    const data = f32Data(5000, 10);
+    // The per_group reduction reads position 64 in lane 0 and position 1 in lane 1,
+    // so the lower lane holds the later NaN when the lanes merge.
+    data[64] = NaN;
+    data[1] = NaN;
+    data[4000] = NaN;
+    const x = mg.tensor(data);
+    expect(await x.argmax().item()).toBe(1);
+    expect(await x.argmin().item()).toBe(1);
+    expect(await x.max().item()).toBeNaN();
+  });
+
   it('finds the index in 100003 elements', async () => {
     const data = f32Data(100_003, 8);
     data[77_777] = 2;
