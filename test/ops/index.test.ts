@@ -270,6 +270,27 @@ describe('indexSelect and indexAdd', () => {
     });
   }
 
+  it('adds rows wider than one chunk', async () => {
+    const xShape = [3, 50, 37];
+    const count = 70;
+    const index = randomIndex(count, 50, 25);
+    const sourceShape = [3, count, 37];
+    const xData = f32Data(sizeOf(xShape), 26);
+    const sourceData = f32Data(sizeOf(sourceShape), 27);
+    const out = mg.indexAdd(
+      mg.tensor(xData, { shape: xShape }),
+      1,
+      mg.tensor(index),
+      mg.tensor(sourceData, { shape: sourceShape }),
+    );
+    const sums = Array.from(xData, Number);
+    for (let i = 0; i < sourceData.length; i++) {
+      const [o, k, e] = coordsOf(i, sourceShape);
+      sums[offsetOf([o, index[k], e], xShape)] += sourceData[i];
+    }
+    expectClose(await out.data(), sums, { atol: 1e-5, rtol: 1e-5 });
+  });
+
   it('selects rows of an i32 tensor', async () => {
     const x = mg.tensor(
       [
