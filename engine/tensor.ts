@@ -304,4 +304,12 @@ export class Tensor {
   toInt(): Tensor {
     return ops.toInt(this);
   }
+
+  // losses-distance family
+  softmax(axis = -1): Tensor {
+    return ops.softmax(this, axis);
+  }
+  logSoftmax(axis = -1): Tensor {
+    return ops.logSoftmax(this, axis);
+  }
 }

@@ -7,3 +7,7 @@ export * from './shape';
 export * from './matmul';
 // ops-index family
 export * from './indexing';
+// losses-distance family
+export * from './softmax';
+export * from './loss';
+export * from './distance';

@@ -10,6 +10,9 @@ import { shapeRules } from './shape';
 import { matmulRules } from './matmul';
 // ops-index family
 import { indexingRules } from './indexing';
+// losses-distance family
+import { softmaxRules } from './softmax';
+import { distanceRules } from './distance';
 
 let table: RuleTable<Primitive> | null = null;
 
@@ -21,6 +24,9 @@ export function ruleTable(): RuleTable<Primitive> {
     ...matmulRules,
     // ops-index family
     ...indexingRules,
+    // losses-distance family
+    ...softmaxRules,
+    ...distanceRules,
   };
   return table;
 }
