@@ -8,6 +8,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import * as mg from '../engine/index';
 import { META_ALGORITHMS, type MetaAlgorithm } from '../algorithms/meta/learners';
 import { downloadFile, omniglotFiles } from '../data/download';
+import { EpisodeShapeError } from '../data/episodes';
 import { defaultDataDir } from '../data/omniglot';
 import { UsageError, parseChoice, parseNumber } from './errors';
 import { evaluateTasks, formatResult, learnerFor, loadCheckpoint, makeSource, train, writeResult, type DatasetName, type TrainConfig } from './train';
@@ -219,7 +220,7 @@ export async function main(argv: string[]): Promise<number> {
       // Commander has printed its message; help and version are not errors.
       return error.exitCode === 0 ? 0 : 2;
     }
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof EpisodeShapeError) {
       console.error(`error: ${error.message}`);
       return 2;
     }
