@@ -12,3 +12,5 @@ export * from './distance';
 // conv-pool family
 export * from './conv';
 export * from './pool';
+// ops-index family
+export * from './indexing';

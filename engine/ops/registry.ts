@@ -14,6 +14,8 @@ import { distanceRules } from './distance';
 // conv-pool family
 import { convRules } from './conv';
 import { poolRules } from './pool';
+// ops-index family
+import { indexingRules } from './indexing';
 
 let table: RuleTable<Primitive> | null = null;
 
@@ -29,6 +31,8 @@ export function ruleTable(): RuleTable<Primitive> {
     // conv-pool family
     ...convRules,
     ...poolRules,
+    // ops-index family
+    ...indexingRules,
   };
   return table;
 }
