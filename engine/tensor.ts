@@ -298,6 +298,12 @@ export class Tensor {
   gather(axis: number, index: Tensor): Tensor {
     return ops.gather(this, axis, index);
   }
+  indexAdd(axis: number, index: Tensor, source: Tensor): Tensor {
+    return ops.indexAdd(this, axis, index, source);
+  }
+  scatterAdd(axis: number, index: Tensor, src: Tensor): Tensor {
+    return ops.scatterAdd(this, axis, index, src);
+  }
   toFloat(): Tensor {
     return ops.toFloat(this);
   }
