@@ -224,7 +224,8 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`error: ${error.message}`);
       return 2;
     }
-    console.error(`error: ${(error as Error).message}`);
+    // METAGRAD_DEBUG=1 prints the stack trace of an unexpected error.
+    console.error(process.env.METAGRAD_DEBUG ? (error as Error).stack : `error: ${(error as Error).message}`);
     return 1;
   }
 }
