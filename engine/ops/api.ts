@@ -9,3 +9,6 @@ export * from './matmul';
 export * from './softmax';
 export * from './loss';
 export * from './distance';
+// conv-pool family
+export * from './conv';
+export * from './pool';

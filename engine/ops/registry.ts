@@ -11,6 +11,9 @@ import { matmulRules } from './matmul';
 // losses-distance family
 import { softmaxRules } from './softmax';
 import { distanceRules } from './distance';
+// conv-pool family
+import { convRules } from './conv';
+import { poolRules } from './pool';
 
 let table: RuleTable<Primitive> | null = null;
 
@@ -23,6 +26,9 @@ export function ruleTable(): RuleTable<Primitive> {
     // losses-distance family
     ...softmaxRules,
     ...distanceRules,
+    // conv-pool family
+    ...convRules,
+    ...poolRules,
   };
   return table;
 }
