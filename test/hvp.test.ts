@@ -30,6 +30,12 @@ function mlpLogits(p: Params, x: mg.Tensor): mg.Tensor {
   return linear(linear(x, p['fc1.weight'], p['fc1.bias']).tanh(), p['fc2.weight'], p['fc2.bias']);
 }
 
+function convLogits(p: Params, x: mg.Tensor): mg.Tensor {
+  const features = mg.conv2d(x, p['conv.weight'], p['conv.bias'], { padding: 1 }).relu();
+  const pooled = mg.maxPool2d(features, { kernelSize: 2 });
+  return linear(pooled.flatten(1), p['fc.weight'], p['fc.bias']);
+}
+
 /**
  * Rebuilds the case's model and checks the loss, the gradient and H v, the
  * gradient of <g, v> where g is the gradient recorded with createGraph.
@@ -58,5 +64,9 @@ async function checkCase(data: HvpCase, logits: (p: Params, x: mg.Tensor) => mg.
 describe('Hessian-vector product against PyTorch float64', () => {
   it('MLP with tanh and cross-entropy', async () => {
     await checkCase(fixture.mlp, mlpLogits);
+  });
+
+  it('conv, relu, max-pool and linear with cross-entropy', async () => {
+    await checkCase(fixture.conv, convLogits);
   });
 });
