@@ -33,8 +33,9 @@ beforeAll(async () => {
     join(projectDir, 'package.json'),
     JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }),
   );
-  // The dependencies (webgpu, wgsl_reflect) come from the npm cache that npm ci filled.
-  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball], {
+  // The dependencies come from the npm cache that npm ci filled where it can, else
+  // from the registry: the tarball's dependency ranges may resolve to newer versions.
+  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], {
     cwd: projectDir,
   });
 });

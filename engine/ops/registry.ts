@@ -8,6 +8,8 @@ import { elementwiseRules } from './elementwise';
 import { reduceRules } from './reduce';
 import { shapeRules } from './shape';
 import { matmulRules } from './matmul';
+// ops-index family
+import { indexingRules } from './indexing';
 // losses-distance family
 import { softmaxRules } from './softmax';
 import { distanceRules } from './distance';
@@ -23,6 +25,8 @@ export function ruleTable(): RuleTable<Primitive> {
     ...reduceRules,
     ...shapeRules,
     ...matmulRules,
+    // ops-index family
+    ...indexingRules,
     // losses-distance family
     ...softmaxRules,
     ...distanceRules,
