@@ -122,7 +122,9 @@ export async function loadCheckpoint(dir: string, prefix: string, learner: MetaL
   const { tensors } = await loadSafetensors(path);
   const onDevice: ParamMap = new Map();
   for (const [name, stored] of tensors) {
-    const values = stored.dtype === 'I32' ? new Int32Array(stored.bytes.slice().buffer) : new Float32Array(stored.bytes.slice().buffer);
+    // A copy, because the bytes may be a view into a larger (and unaligned) file buffer.
+    const bytes = Uint8Array.from(stored.bytes).buffer;
+    const values = stored.dtype === 'I32' ? new Int32Array(bytes) : new Float32Array(bytes);
     onDevice.set(name, mg.tensor(values, { shape: stored.shape }));
   }
   try {
