@@ -262,4 +262,12 @@ export class Tensor {
   clone(): Tensor {
     return ops.clone(this);
   }
+
+  // losses-distance family
+  softmax(axis = -1): Tensor {
+    return ops.softmax(this, axis);
+  }
+  logSoftmax(axis = -1): Tensor {
+    return ops.logSoftmax(this, axis);
+  }
 }

@@ -5,3 +5,7 @@ export * from './elementwise';
 export * from './reduce';
 export * from './shape';
 export * from './matmul';
+// losses-distance family
+export * from './softmax';
+export * from './loss';
+export * from './distance';

@@ -56,6 +56,16 @@ export interface Primitives {
 
   // matmul.ts
   matmul: { transA: boolean; transB: boolean };
+
+  // losses-distance family: softmax.ts and distance.ts
+  /** axis: the non-negative axis normalised over. */
+  softmax: { axis: number };
+  log_softmax: { axis: number };
+  /** Input: i32 labels; output: f32 [...labels.shape, numClasses]. */
+  one_hot: { numClasses: number };
+  pairwise_squared_euclidean: NoAttrs;
+  /** eps: lower bound of the norm product in the denominator. */
+  pairwise_cosine_similarity: { eps: number };
 }
 
 export type Primitive = keyof Primitives;

@@ -8,6 +8,9 @@ import { elementwiseRules } from './elementwise';
 import { reduceRules } from './reduce';
 import { shapeRules } from './shape';
 import { matmulRules } from './matmul';
+// losses-distance family
+import { softmaxRules } from './softmax';
+import { distanceRules } from './distance';
 
 let table: RuleTable<Primitive> | null = null;
 
@@ -17,6 +20,9 @@ export function ruleTable(): RuleTable<Primitive> {
     ...reduceRules,
     ...shapeRules,
     ...matmulRules,
+    // losses-distance family
+    ...softmaxRules,
+    ...distanceRules,
   };
   return table;
 }
