@@ -1,10 +1,25 @@
-// The published package: build it, pack it, install the tarball into a fresh
-// project without the network, and run it there from plain Node and through tsc.
+// The published package: build it, pack it, unpack the tarball into a fresh
+// project, and run it there from plain Node and through tsc.
+//
+// The tarball is unpacked rather than installed with `npm install --offline`:
+// after `npm ci` the npm cache holds the locked tarballs but not the registry
+// metadata that a fresh resolution reads, so an offline install fails with
+// ENOTCACHED. The dependencies are linked from this repository's node_modules
+// instead, which checks the packed files but not npm's dependency resolution.
 
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import {
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -28,15 +43,24 @@ beforeAll(async () => {
   const tarball = join(workDir, stdout.trim().split('\n').pop()!);
 
   projectDir = join(workDir, 'consumer');
-  await run('mkdir', [projectDir]);
+  const modules = join(projectDir, 'node_modules');
+  await mkdir(modules, { recursive: true });
   await writeFile(
     join(projectDir, 'package.json'),
     JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }),
   );
-  // The dependencies (webgpu, wgsl_reflect) come from the npm cache that npm ci filled.
-  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball], {
-    cwd: projectDir,
-  });
+
+  // npm packs the files under package/ in the tarball.
+  await run('tar', ['-xzf', tarball, '-C', workDir]);
+  await rename(join(workDir, 'package'), join(modules, 'metagrad'));
+
+  const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>;
+  };
+  for (const name of [...Object.keys(manifest.dependencies), '@webgpu/types']) {
+    await mkdir(dirname(join(modules, name)), { recursive: true });
+    await symlink(join(root, 'node_modules', name), join(modules, name), 'dir');
+  }
 });
 
 afterAll(async () => {
