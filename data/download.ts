@@ -75,7 +75,8 @@ export async function downloadFile(
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
         hash.update(chunk);
         received += chunk.byteLength;
-        if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+        if (!out.write(chunk))
+          await new Promise<void>((resolve) => out.once('drain', () => resolve()));
         progress?.update(received);
       }
     } catch (error) {
