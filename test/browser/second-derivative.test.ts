@@ -28,6 +28,8 @@ const CHROMIUM_FLAGS = [
   '--disable-component-update',
   '--disable-sync',
   '--no-first-run',
+  // Docker gives containers a 64 MB /dev/shm by default, too small for Chromium.
+  '--disable-dev-shm-usage',
 ];
 
 let server: ViteDevServer | null = null;
