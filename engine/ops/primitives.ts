@@ -10,6 +10,15 @@ export interface Reduction {
   keepdim: boolean;
 }
 
+// ops-index family: reductions, slicing, joining, gathering, casts.
+/** A strided selection: element i along dimension d is starts[d] + i * steps[d]. */
+export interface SliceView {
+  starts: number[];
+  steps: number[];
+  /** Shape of the op's output: the slice for slice, the padded tensor for slice_pad. */
+  shape: number[];
+}
+
 export interface Primitives {
   // elementwise.ts: unary
   neg: NoAttrs;
@@ -57,6 +66,27 @@ export interface Primitives {
   // matmul.ts
   matmul: { transA: boolean; transB: boolean };
 
+  // ops-index family. reduce.ts: max and min values, first index of the extreme.
+  amax: Reduction;
+  amin: Reduction;
+  argmax: Reduction;
+  argmin: Reduction;
+  // indexing.ts
+  slice: SliceView;
+  /** The adjoint of slice: zeros of attrs.shape with the input written at the slice. */
+  slice_pad: SliceView;
+  concat: { axis: number };
+  /** Inputs: x, 1-D i32 index. */
+  index_select: { axis: number };
+  /** Inputs: x, 1-D i32 index, source. */
+  index_add: { axis: number };
+  /** Inputs: x, i32 index of x's rank. */
+  gather: { axis: number };
+  /** Inputs: x, i32 index, src. */
+  scatter_add: { axis: number };
+  to_float: NoAttrs;
+  to_int: NoAttrs;
+
   // losses-distance family: softmax.ts and distance.ts
   /** axis: the non-negative axis normalised over. */
   softmax: { axis: number };
@@ -67,5 +97,38 @@ export interface Primitives {
   /** eps: lower bound of the norm product in the denominator. */
   pairwise_cosine_similarity: { eps: number };
 }
+
+// conv-pool family: convolution and pooling (conv.ts, pool.ts)
+export interface ConvAttrs {
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  groups: number;
+}
+
+export interface PoolAttrs {
+  kernelSize: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+}
+
+// A second declaration of Primitives, merged with the first by TypeScript.
+export interface Primitives {
+  conv2d: ConvAttrs;
+  /** Adjoint of conv2d in its input; inputs y and w in conv2d's geometry. */
+  conv_transpose2d: ConvAttrs & { outputPadding: [number, number] };
+  /** Adjoint of conv2d in its weight; inputs x and y. */
+  conv2d_weight_grad: ConvAttrs & { kernelSize: [number, number] };
+  /** i32 index (h * W + w) of each window's first maximum; not differentiable. */
+  max_pool2d_argmax: PoolAttrs;
+  /** out[n, c, o] = x[n, c, index[n, c, o]]; inputs x and the i32 index. */
+  pool_gather: PoolAttrs;
+  /** Adjoint of pool_gather: sums g into the positions the index names. */
+  pool_scatter: PoolAttrs & { inputSize: [number, number] };
+  avg_pool2d: PoolAttrs & { countIncludePad: boolean };
+  /** Adjoint of avg_pool2d. */
+  avg_pool2d_backward: PoolAttrs & { countIncludePad: boolean; inputSize: [number, number] };
+}
+// end conv-pool family
 
 export type Primitive = keyof Primitives;
