@@ -237,6 +237,7 @@ describe('clipping', () => {
   for (const [key, maxNorm, normType] of [
     ['norm2', 1, 2],
     ['norm3', 2, 3],
+    ['normInf', 1.5, Infinity],
     ['normLarge', 100, 2],
   ] as const) {
     it(`clipGradNorm ${key} matches PyTorch`, async () => {
@@ -255,8 +256,8 @@ describe('clipping', () => {
 
   it('rejects invalid arguments', () => {
     expect(() => optim.clipGradNorm(params(), -1)).toThrow(/maxNorm must be >= 0, got -1/);
-    expect(() => optim.clipGradNorm(params(), 1, Infinity)).toThrow(
-      /normType must be a finite number > 0/,
+    expect(() => optim.clipGradNorm(params(), 1, 0)).toThrow(
+      /normType must be > 0 or Infinity, got 0/,
     );
   });
 });
