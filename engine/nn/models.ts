@@ -65,7 +65,7 @@ export interface ConvNet4Options extends HeadOptions {
 }
 
 /**
- * The 4-block conv net of MAML and Prototypical Networks: each block is
+ * Builds the 4-block conv net used by MAML and Prototypical Networks. Each block is
  * conv3x3 (padding 1) -> BatchNorm -> ReLU -> 2x2 max-pool, so a 28x28 input
  * ends at 1x1 and an 84x84 input at 5x5; default head of 5 outputs.
  */
@@ -96,7 +96,7 @@ export interface MlpOptions extends HeadOptions {
   hidden?: number[];
 }
 
-/** The MAML Omniglot MLP: 784 -> 256 -> 128 -> 64 -> 64, each Linear -> BatchNorm1d -> ReLU; head of 5. */
+/** Builds MAML's Omniglot MLP: 784 -> 256 -> 128 -> 64 -> 64, each Linear -> BatchNorm1d -> ReLU, with a head of 5. */
 export function omniglotMlp(options: MlpOptions = {}): FeatureModel {
   const hidden = options.hidden ?? [256, 128, 64, 64];
   const layers: Layer[] = [];
@@ -108,7 +108,7 @@ export function omniglotMlp(options: MlpOptions = {}): FeatureModel {
   return new FeatureModel(new Sequential(...layers), width, options, 5);
 }
 
-/** The sinusoid-regression MLP of MAML: 1 -> 40 -> 40 -> 1 with ReLU. */
+/** Builds MAML's sinusoid-regression MLP: 1 -> 40 -> 40 -> 1 with ReLU. */
 export function sineMlp(options: MlpOptions = {}): FeatureModel {
   const hidden = options.hidden ?? [40, 40];
   const layers: Layer[] = [];
@@ -173,9 +173,8 @@ export interface ResNet12Options extends HeadOptions {
 }
 
 /**
- * ResNet-12 as used in few-shot learning (MetaOptNet, TADAM): four residual
- * blocks `layer1`..`layer4`, then a global average pool to a vector of
- * channels[3] features; default head of 5 outputs.
+ * ResNet-12 as few-shot papers use it: four residual blocks `layer1`..`layer4`
+ * and a global average pool to channels[3] features. The default head has 5 outputs.
  */
 export class ResNet12 extends Module {
   readonly blocks: ResidualBlock[];

@@ -254,8 +254,8 @@ function splitOverrides(module: AnyModule, params: TensorMap): Map<AnyModule, Ma
 
 /**
  * Runs `module`'s forward with the tensors in `params` (by dotted name) in
- * place of its own parameters and buffers; names not in the map use the
- * module's own. The result is an ordinary graph of ops on those tensors, so it
+ * place of its own parameters and buffers. Names not in the map use the
+ * module's own tensors. The result is an ordinary graph of ops on those tensors, so it
  * is differentiable with respect to them to any order (MAML's adapted weights).
  * BatchNorm layers in training mode use batch statistics and do not write
  * running statistics; use `functionalCallWith` to let them.
