@@ -100,8 +100,10 @@ describe('module checkpoints', () => {
     mg.manualSeed(12);
     const other = makeModel();
     expect(await snapshot(other)).not.toEqual(await snapshot(model));
+    const firstParam = other.parameters()[0];
     const metadata = await mg.loadModule(path, other);
     expect(metadata).toEqual({ epoch: '3' });
+    expect(other.parameters()[0], 'loading copies into the existing tensors').toBe(firstParam);
     expect(await snapshot(other)).toEqual(await snapshot(model));
   });
 

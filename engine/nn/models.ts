@@ -13,7 +13,7 @@ import { Conv2d } from './conv';
 import { checkPositiveInt } from './init';
 import { Linear } from './linear';
 import { Module } from './module';
-import { BatchNorm1d, BatchNorm2d } from './norm';
+import { BatchNorm1d, BatchNorm2d, type BatchNormOptions } from './norm';
 import { MaxPool2d } from './pool';
 
 export interface HeadOptions {
@@ -62,6 +62,8 @@ export interface ConvNet4Options extends HeadOptions {
   hidden?: number;
   /** Input height and width (default 28; 84 for miniImageNet). */
   imageSize?: number;
+  /** Options of every BatchNorm layer, e.g. trackRunningStats: false to always use batch statistics. */
+  batchNorm?: BatchNormOptions;
 }
 
 /**
@@ -78,7 +80,7 @@ export function convNet4(options: ConvNet4Options = {}): FeatureModel {
   for (let block = 0; block < 4; block++) {
     layers.push(
       new Conv2d(block === 0 ? inChannels : hidden, hidden, 3, { padding: 1 }),
-      new BatchNorm2d(hidden),
+      new BatchNorm2d(hidden, options.batchNorm),
       new ReLU(),
       new MaxPool2d(2),
     );
@@ -94,6 +96,8 @@ export function convNet4(options: ConvNet4Options = {}): FeatureModel {
 export interface MlpOptions extends HeadOptions {
   inFeatures?: number;
   hidden?: number[];
+  /** Options of every BatchNorm layer (omniglotMlp only). */
+  batchNorm?: BatchNormOptions;
 }
 
 /** Builds MAML's Omniglot MLP: 784 -> 256 -> 128 -> 64 -> 64, each Linear -> BatchNorm1d -> ReLU, with a head of 5. */
@@ -102,7 +106,7 @@ export function omniglotMlp(options: MlpOptions = {}): FeatureModel {
   const layers: Layer[] = [];
   let width = options.inFeatures ?? 784;
   for (const next of hidden) {
-    layers.push(new Linear(width, next), new BatchNorm1d(next), new ReLU());
+    layers.push(new Linear(width, next), new BatchNorm1d(next, options.batchNorm), new ReLU());
     width = next;
   }
   return new FeatureModel(new Sequential(...layers), width, options, 5);

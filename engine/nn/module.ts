@@ -287,3 +287,18 @@ export function functionalCallWith<In extends AnyArgs, Out>(
     activeOverride = previous;
   }
 }
+
+/** A module seen as a function of a parameter map, the shape meta-learners consume. */
+export interface FunctionalView {
+  /** The module's own parameters by dotted name (the meta-learned initialisation). */
+  readonly params: Map<string, Tensor>;
+  apply(params: Map<string, Tensor>, x: Tensor): Tensor;
+}
+
+/** Returns `module` as {params, apply}, where apply runs `functionalCall(module, params, x)`. */
+export function functionalView(module: Module): FunctionalView {
+  return {
+    params: new Map(module.namedParameters()),
+    apply: (params, x) => functionalCall(module, params, x),
+  };
+}

@@ -196,6 +196,19 @@ describe('functionalCall', () => {
     ]);
   });
 
+  it('functionalView runs functionalCall', async () => {
+    mg.manualSeed(10);
+    const model = nn.convNet4({ hidden: 4, batchNorm: { trackRunningStats: false } });
+    expect(model.namedBuffers()).toEqual([]);
+    const view = mg.functionalView(model);
+    expect([...view.params.keys()]).toEqual(model.namedParameters().map(([n]) => n));
+    const x = mg.randn([3, 1, 28, 28]);
+    const doubled = new Map([...view.params].map(([n, p]) => [n, p.mul(2)]));
+    const expected = await mg.functionalCall(model, doubled, x).data();
+    expect(Array.from(await view.apply(doubled, x).data())).toEqual(Array.from(expected));
+    expect(Array.from(expected)).not.toEqual(Array.from(await model.forward(x).data()));
+  });
+
   it('rejects unknown names and wrong shapes', () => {
     const model = nn.sineMlp();
     expect(() =>
