@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -365,9 +365,5 @@ describe('optimizer checkpoints', () => {
     await expect(mg.loadOptimizer(join(fixtures, 'torch_model.safetensors'), opt2)).rejects.toThrow(
       /not an optimizer checkpoint/,
     );
-  });
-
-  it('fixture file exists', () => {
-    expect(existsSync(join(fixtures, 'torch_model.safetensors'))).toBe(true);
   });
 });

@@ -275,11 +275,16 @@ export function functionalCallWith<In extends AnyArgs, Out>(
   options: FunctionalCallOptions,
   ...inputs: In
 ): Out {
-  const override: Override = {
-    tensors: splitOverrides(module, params),
-    updateBuffers: options.updateBuffers ?? false,
-  };
+  // A call nested inside another keeps the outer replacements for modules it does not name.
   const previous = activeOverride;
+  const tensors = new Map<AnyModule, Map<string, Tensor>>();
+  for (const [owner, replaced] of previous?.tensors ?? []) tensors.set(owner, new Map(replaced));
+  for (const [owner, replaced] of splitOverrides(module, params)) {
+    const merged = tensors.get(owner) ?? new Map<string, Tensor>();
+    for (const [name, value] of replaced) merged.set(name, value);
+    tensors.set(owner, merged);
+  }
+  const override: Override = { tensors, updateBuffers: options.updateBuffers ?? false };
   activeOverride = override;
   try {
     return module.forward(...inputs);

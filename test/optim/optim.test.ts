@@ -37,7 +37,7 @@ const { problem } = fixture;
 const X = mg.keep(mg.tensor(problem.x, { shape: [8, 3] }));
 const Y = mg.keep(mg.tensor(problem.y, { shape: [8, 4] }));
 
-/** The fixture's loss: mean squared residual plus 0.1 sum(w^4). */
+/** Computes the fixture's loss: mean squared residual plus 0.1 sum(w^4). */
 function loss(w: mg.Tensor, b: mg.Tensor): mg.Tensor {
   const r = X.matmul(w).add(b).sub(Y);
   return r.mul(r).mean().add(w.pow(4).sum().mul(0.1));
