@@ -263,14 +263,6 @@ export class Tensor {
     return ops.clone(this);
   }
 
-  // losses-distance family
-  softmax(axis = -1): Tensor {
-    return ops.softmax(this, axis);
-  }
-  logSoftmax(axis = -1): Tensor {
-    return ops.logSoftmax(this, axis);
-  }
-
   // ops-index family
   max(axes?: number | number[], keepdim = false): Tensor {
     return ops.max(this, axes, keepdim);
@@ -306,10 +298,24 @@ export class Tensor {
   gather(axis: number, index: Tensor): Tensor {
     return ops.gather(this, axis, index);
   }
+  indexAdd(axis: number, index: Tensor, source: Tensor): Tensor {
+    return ops.indexAdd(this, axis, index, source);
+  }
+  scatterAdd(axis: number, index: Tensor, src: Tensor): Tensor {
+    return ops.scatterAdd(this, axis, index, src);
+  }
   toFloat(): Tensor {
     return ops.toFloat(this);
   }
   toInt(): Tensor {
     return ops.toInt(this);
+  }
+
+  // losses-distance family
+  softmax(axis = -1): Tensor {
+    return ops.softmax(this, axis);
+  }
+  logSoftmax(axis = -1): Tensor {
+    return ops.logSoftmax(this, axis);
   }
 }

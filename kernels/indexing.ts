@@ -1,13 +1,17 @@
-// Launchers for index_gather.wgsl, index_scatter_add.wgsl and cast.wgsl.
+// Launchers for index_gather.wgsl, index_scatter_add.wgsl, index_add.wgsl and cast.wgsl.
 
 import gatherSource from './wgsl/index_gather.wgsl?raw';
 import scatterAddSource from './wgsl/index_scatter_add.wgsl?raw';
+import indexAddSource from './wgsl/index_add.wgsl?raw';
 import castSource from './wgsl/cast.wgsl?raw';
 import { Kernel, grid } from './kernel';
 
 const gatherKernel = new Kernel('index_gather', gatherSource);
 const scatterAddKernel = new Kernel('index_scatter_add', scatterAddSource);
+const indexAddKernel = new Kernel('index_add', indexAddSource);
 const castKernel = new Kernel('cast', castSource);
+/** Output elements per invocation of index_add.wgsl (its CHUNK). */
+const INDEX_ADD_CHUNK = 16;
 const WORKGROUP = 64;
 const MAX_RANK = 8;
 
@@ -90,6 +94,38 @@ export function scatterAddAlongAxis(op: string, args: ScatterAddArgs): void {
       index_bounds: args.indexBounds,
     },
     workgroups: grid(Math.ceil(n / WORKGROUP)),
+  });
+}
+
+export interface IndexAddArgs {
+  /** f32 base values, viewed as [outer, size, inner]. */
+  x: GPUBuffer;
+  /** 1-D i32 index of length count. */
+  index: GPUBuffer;
+  /** f32 values viewed as [outer, count, inner]. */
+  source: GPUBuffer;
+  out: GPUBuffer;
+  outer: number;
+  size: number;
+  inner: number;
+  count: number;
+}
+
+/** Writes out = x with source row k added to row index[k] along the middle axis. */
+export function indexAddAlongAxis(op: string, args: IndexAddArgs): void {
+  const chunksPerRow = Math.ceil(args.inner / INDEX_ADD_CHUNK);
+  const nChunks = args.outer * args.size * chunksPerRow;
+  indexAddKernel.dispatch({
+    op,
+    buffers: { x: args.x, index: args.index, source: args.source, out: args.out },
+    uniforms: {
+      n_chunks: nChunks,
+      size: args.size,
+      inner: args.inner,
+      count: args.count,
+      chunks_per_row: chunksPerRow,
+    },
+    workgroups: grid(Math.ceil(nChunks / WORKGROUP)),
   });
 }
 

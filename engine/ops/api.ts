@@ -5,6 +5,8 @@ export * from './elementwise';
 export * from './reduce';
 export * from './shape';
 export * from './matmul';
+// ops-index family
+export * from './indexing';
 // losses-distance family
 export * from './softmax';
 export * from './loss';
@@ -12,5 +14,3 @@ export * from './distance';
 // conv-pool family
 export * from './conv';
 export * from './pool';
-// ops-index family
-export * from './indexing';

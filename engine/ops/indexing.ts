@@ -4,9 +4,14 @@
 // written with the other one, so gradients of gradients work to any order.
 
 import { scatterCopy, gatherCopy } from '../../kernels/strided';
-import { cast, gatherAlongAxis, scatterAddAlongAxis } from '../../kernels/indexing';
+import {
+  cast,
+  gatherAlongAxis,
+  indexAddAlongAxis,
+  scatterAddAlongAxis,
+} from '../../kernels/indexing';
 import { apply, noGrad, type RuleTable } from '../autograd';
-import { formatShape, normalizeAxis, sameShape, stridesOf, type Shape } from '../shape';
+import { formatShape, normalizeAxis, numel, sameShape, stridesOf, type Shape } from '../shape';
 import { Tensor } from '../tensor';
 import { full, zeros } from './creation';
 import type { SliceView } from './primitives';
@@ -129,17 +134,15 @@ export const indexingRules: RuleTable<IndexingPrimitive> = {
     forward([x, index, source], { axis }) {
       const out = Tensor.empty(x.shape, 'f32', 'indexAdd');
       if (out.size > 0)
-        scatterAddAlongAxis('indexAdd', {
+        indexAddAlongAxis('indexAdd', {
           x: x.buffer,
           index: index.buffer,
-          src: source.buffer,
+          source: source.buffer,
           out: out.buffer,
-          outShape: x.shape,
-          axis,
+          outer: numel(x.shape.slice(0, axis)),
+          size: x.shape[axis],
+          inner: numel(x.shape.slice(axis + 1)),
           count: index.size,
-          indexStrides: axisOnlyStrides(x.ndim, axis),
-          srcStrides: stridesOf(source.shape),
-          indexBounds: x.shape,
         });
       return out;
     },

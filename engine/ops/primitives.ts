@@ -66,15 +66,6 @@ export interface Primitives {
   // matmul.ts
   matmul: { transA: boolean; transB: boolean };
 
-  // losses-distance family: softmax.ts and distance.ts
-  /** axis: the non-negative axis normalised over. */
-  softmax: { axis: number };
-  log_softmax: { axis: number };
-  /** Input: i32 labels; output: f32 [...labels.shape, numClasses]. */
-  one_hot: { numClasses: number };
-  pairwise_squared_euclidean: NoAttrs;
-  /** eps: lower bound of the norm product in the denominator. */
-  pairwise_cosine_similarity: { eps: number };
   // ops-index family. reduce.ts: max and min values, first index of the extreme.
   amax: Reduction;
   amin: Reduction;
@@ -95,6 +86,16 @@ export interface Primitives {
   scatter_add: { axis: number };
   to_float: NoAttrs;
   to_int: NoAttrs;
+
+  // losses-distance family: softmax.ts and distance.ts
+  /** axis: the non-negative axis normalised over. */
+  softmax: { axis: number };
+  log_softmax: { axis: number };
+  /** Input: i32 labels; output: f32 [...labels.shape, numClasses]. */
+  one_hot: { numClasses: number };
+  pairwise_squared_euclidean: NoAttrs;
+  /** eps: lower bound of the norm product in the denominator. */
+  pairwise_cosine_similarity: { eps: number };
 }
 
 // conv-pool family: convolution and pooling (conv.ts, pool.ts)

@@ -21,13 +21,14 @@ function extremeForward(fn: 'max' | 'min' | 'argmax' | 'argmin', x: Tensor, attr
   return out;
 }
 
-// d max(x) = g * mask / count, where mask marks the elements equal to the maximum
-// and count is their number per output: ties share the gradient evenly, as torch.amax.
+// d max(x) = g / count where x equals the maximum, else 0, with count the number of
+// such elements per output: ties share the gradient evenly, as torch.amax. A NaN
+// maximum equals no element, so its row gets a zero gradient, as in PyTorch.
 function extremeBackward(g: Tensor, x: Tensor, output: Tensor, axes: number[]): Tensor {
   const keptShape = reducedShape(x.shape, axes, true);
   const mask = eq(x, reshape(output, keptShape));
   const count = sum(mask, axes, true);
-  return mul(mask, div(reshape(g, keptShape), count));
+  return where(mask, div(reshape(g, keptShape), count), 0);
 }
 
 export const reduceRules: RuleTable<'sum' | 'amax' | 'amin' | 'argmax' | 'argmin'> = {

@@ -8,14 +8,14 @@ import { elementwiseRules } from './elementwise';
 import { reduceRules } from './reduce';
 import { shapeRules } from './shape';
 import { matmulRules } from './matmul';
+// ops-index family
+import { indexingRules } from './indexing';
 // losses-distance family
 import { softmaxRules } from './softmax';
 import { distanceRules } from './distance';
 // conv-pool family
 import { convRules } from './conv';
 import { poolRules } from './pool';
-// ops-index family
-import { indexingRules } from './indexing';
 
 let table: RuleTable<Primitive> | null = null;
 
@@ -25,14 +25,14 @@ export function ruleTable(): RuleTable<Primitive> {
     ...reduceRules,
     ...shapeRules,
     ...matmulRules,
+    // ops-index family
+    ...indexingRules,
     // losses-distance family
     ...softmaxRules,
     ...distanceRules,
     // conv-pool family
     ...convRules,
     ...poolRules,
-    // ops-index family
-    ...indexingRules,
   };
   return table;
 }

@@ -8,6 +8,7 @@
 import { noGrad } from '../autograd';
 import { copyInto } from '../../kernels/optim';
 import { formatShape, sameShape } from '../shape';
+import { keep } from '../memory';
 import { Tensor } from '../tensor';
 
 /** Hyperparameters shared by every optimizer's groups. */
@@ -192,7 +193,8 @@ export abstract class Optimizer<H extends GroupOptions> {
   ): { tensor: Tensor; created: boolean } {
     const existing = state.tensors[key];
     if (existing) return { tensor: existing, created: false };
-    const tensor = Tensor.empty(param.shape, 'f32', `${this.name} ${key}`);
+    // Kept out of any tidy scope: the state lives as long as the optimizer.
+    const tensor = keep(Tensor.empty(param.shape, 'f32', `${this.name} ${key}`));
     state.tensors[key] = tensor;
     return { tensor, created: true };
   }

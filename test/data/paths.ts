@@ -1,7 +1,19 @@
-// Where the tests find real data: the Omniglot release in ../shared/data beside
-// the repository (as CI lays it out), unless METAGRAD_TEST_OMNIGLOT points elsewhere.
+// Where the tests find real data: the Omniglot release in shared/data/omniglot in
+// the nearest ancestor folder that has one (CI lays shared/ beside the checkout),
+// unless METAGRAD_TEST_OMNIGLOT points elsewhere.
 
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
-export const OMNIGLOT_DIR =
-  process.env.METAGRAD_TEST_OMNIGLOT ?? resolve(process.cwd(), '..', 'shared', 'data', 'omniglot');
+function findShared(): string {
+  let folder = resolve(process.cwd());
+  for (;;) {
+    const candidate = join(folder, 'shared', 'data', 'omniglot');
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(folder);
+    if (parent === folder) return resolve(process.cwd(), '..', 'shared', 'data', 'omniglot');
+    folder = parent;
+  }
+}
+
+export const OMNIGLOT_DIR = process.env.METAGRAD_TEST_OMNIGLOT ?? findShared();

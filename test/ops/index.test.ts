@@ -270,6 +270,27 @@ describe('indexSelect and indexAdd', () => {
     });
   }
 
+  it('adds rows wider than one chunk', async () => {
+    const xShape = [3, 50, 37];
+    const count = 70;
+    const index = randomIndex(count, 50, 25);
+    const sourceShape = [3, count, 37];
+    const xData = f32Data(sizeOf(xShape), 26);
+    const sourceData = f32Data(sizeOf(sourceShape), 27);
+    const out = mg.indexAdd(
+      mg.tensor(xData, { shape: xShape }),
+      1,
+      mg.tensor(index),
+      mg.tensor(sourceData, { shape: sourceShape }),
+    );
+    const sums = Array.from(xData, Number);
+    for (let i = 0; i < sourceData.length; i++) {
+      const [o, k, e] = coordsOf(i, sourceShape);
+      sums[offsetOf([o, index[k], e], xShape)] += sourceData[i];
+    }
+    expectClose(await out.data(), sums, { atol: 1e-5, rtol: 1e-5 });
+  });
+
   it('selects rows of an i32 tensor', async () => {
     const x = mg.tensor(
       [
@@ -301,7 +322,7 @@ describe('indexSelect and indexAdd', () => {
       [1, 2],
     ]);
     const source = mg.ones([4, 2]);
-    expect(await mg.indexAdd(x, 0, index, source).array()).toEqual([
+    expect(await x.indexAdd(0, index, source).array()).toEqual([
       [2, 3],
       [4, 5],
     ]);
@@ -321,6 +342,20 @@ describe('indexSelect and indexAdd', () => {
     const add = (a: mg.Tensor, s: mg.Tensor) => mg.square(mg.indexAdd(a, 0, index, s));
     expect(await mg.gradcheck(add, [x, source])).toBe(true);
     expect(await mg.gradgradcheck(add, [x, source])).toBe(true);
+  });
+
+  it('differentiates to third order', async () => {
+    const x = mg.tensor([0.5, -1.5, 2], { requiresGrad: true });
+    const index = mg.tensor([2, 0, 2, 2], { dtype: 'i32' });
+    // y = sum_k x[index_k]^3, so the third derivative of sum(d2y) is 6 * (count of i in index).
+    const picked = x.indexSelect(0, index);
+    const y = picked.mul(picked).mul(picked).sum();
+    const [first] = mg.grad(y, x, { createGraph: true });
+    const [second] = mg.grad(first!.sum(), x, { createGraph: true });
+    const [third] = mg.grad(second!.sum(), x);
+    expectClose(await first!.data(), [3 * 0.25, 0, 3 * 3 * 4]);
+    expectClose(await second!.data(), [6 * 0.5, 0, 3 * 6 * 2]);
+    expectClose(await third!.data(), [6, 0, 18]);
   });
 
   it('rejects bad indices', () => {
@@ -393,7 +428,7 @@ describe('gather and scatterAdd', () => {
     const x = mg.tensor([[1, 2, 3]]);
     const index = mg.tensor([[2, 3, -1]], { dtype: 'i32' });
     expect(await x.gather(1, index).array()).toEqual([[3, 0, 0]]);
-    expect(await mg.scatterAdd(x, 1, index, mg.ones([1, 3])).array()).toEqual([[1, 2, 4]]);
+    expect(await x.scatterAdd(1, index, mg.ones([1, 3])).array()).toEqual([[1, 2, 4]]);
   });
 
   it('passes gradcheck and gradgradcheck', async () => {

@@ -214,10 +214,22 @@ describe('argmax and argmin', () => {
     expect(await x.min().item()).toBeNaN();
   });
 
+  it('gives a NaN maximum zero gradient', async () => {
+    const x = mg.tensor(
+      [
+        [1, NaN, 2],
+        [3, 0, 3],
+      ],
+      { requiresGrad: true },
+    );
+    const [g] = mg.grad(x.max(1).sum(), x);
+    expect(Array.from(await g!.data())).toEqual([0, 0, 0, 0.5, 0, 0.5]);
+  });
+
   it('returns the first NaN in a long row', async () => {
     const data = f32Data(5000, 10);
     // The per_group reduction reads position 64 in lane 0 and position 1 in lane 1,
-    // so the lower lane holds the later NaN when the lanes merge.
+    // so the lower lane contains the later NaN when the lanes merge.
     data[64] = NaN;
     data[1] = NaN;
     data[4000] = NaN;

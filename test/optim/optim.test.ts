@@ -79,6 +79,22 @@ describe('optimizers', () => {
     });
   }
 
+  it('keeps its state when stepped inside tidy', async () => {
+    const c = fixture.optimizers.adamw;
+    const [w, b] = freshParams();
+    const opt = makeOptimizer(c, w, b);
+    for (const [i, expected] of c.steps.entries()) {
+      // The whole step in one scope, as a training loop writes it.
+      mg.tidy(() => {
+        loss(w, b).backward();
+        opt.step();
+        opt.zeroGrad();
+      });
+      expectClose(await w.data(), expected.w, { atol: 2e-5, rtol: 2e-4 });
+      if (i === 2) break;
+    }
+  });
+
   it('stateDict and loadStateDict resume a run', async () => {
     const c = fixture.optimizers.adamw;
     const run = (o: mg.optim.Optimizer<mg.optim.GroupOptions>, wi: mg.Tensor, bi: mg.Tensor) => {
