@@ -5,6 +5,7 @@
 // which `functionalCall` redirects to a caller-given map.
 
 import { copyInto } from '../../kernels/optim';
+import { keep } from '../memory';
 import { formatShape, sameShape } from '../shape';
 import { Tensor } from '../tensor';
 
@@ -56,14 +57,15 @@ export abstract class Module<In extends AnyArgs = [Tensor], Out = Tensor> {
         `registerParameter(${name}): parameters must be f32, got ${value.dtype}; register integer state as a buffer.`,
       );
     value.requiresGrad_(true);
-    this.ownParameters.set(name, value);
+    // The module owns its tensors, so a model built inside mg.tidy outlives the scope.
+    this.ownParameters.set(name, keep(value));
     return value;
   }
 
   /** Adds a buffer: state saved with the module but not trained (for example running statistics). */
   protected registerBuffer(name: string, value: Tensor): Tensor {
     this.checkNewName(name);
-    this.ownBuffers.set(name, value);
+    this.ownBuffers.set(name, keep(value));
     return value;
   }
 
@@ -104,14 +106,6 @@ export abstract class Module<In extends AnyArgs = [Tensor], Out = Tensor> {
   /** True inside a functional call that did not ask to update buffers. */
   protected get buffersFrozen(): boolean {
     return activeOverride !== null && !activeOverride.updateBuffers;
-  }
-
-  /** Replaces a buffer's tensor (disposing the old one); used for state kept outside the tape. */
-  protected setBuffer(name: string, value: Tensor): void {
-    const previous = this.ownBuffers.get(name);
-    if (!previous) throw new Error(`${this.constructor.name}: no buffer named "${name}".`);
-    this.ownBuffers.set(name, value);
-    if (previous !== value) previous.dispose();
   }
 
   /** Yields [dottedName, module] for this module (name '') and every descendant, depth first. */

@@ -121,6 +121,13 @@ describe('Module', () => {
     expectClose(await values(model.at(0).param('weight')), await values(good));
   });
 
+  it('survives construction inside tidy', async () => {
+    const model = mg.tidy(() => new nn.Sequential(new nn.Linear(2, 2), new nn.BatchNorm1d(2)));
+    expect(model.stateDict().size).toBe(7);
+    for (const [name, t] of model.stateDict()) expect(t.isDisposed, name).toBe(false);
+    expect(model.forward(mg.ones([3, 2])).shape).toEqual([3, 2]);
+  });
+
   it('rejects dotted and repeated names', () => {
     class Bad extends nn.Module {
       constructor(name: string) {

@@ -117,6 +117,13 @@ describe('optimizers', () => {
     };
     expectClose(await resume(true), c.steps[9].w, { atol: 2e-5, rtol: 2e-4 });
     const restarted = await resume(false);
+
+    // State loaded inside tidy stays alive after the scope.
+    const [wt, bt] = freshParams();
+    const inScope = makeOptimizer(c, wt, bt);
+    mg.tidy(() => inScope.loadStateDict(opt.stateDict()));
+    run(inScope, wt, bt);
+    expect(inScope.stateDict().state.get(0)?.step).toBe(5);
     const gap = Math.max(...restarted.map((v, i) => Math.abs(v - c.steps[9].w[i])));
     expect(gap).toBeGreaterThan(1e-3);
     expect(opt.stateDict().state.get(0)?.step).toBe(4);
