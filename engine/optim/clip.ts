@@ -2,6 +2,7 @@
 // Both replace each parameter's `.grad` with the clipped tensor, outside the tape.
 
 import { noGrad } from '../autograd';
+import { keep, tidy } from '../memory';
 import { full } from '../ops/creation';
 import {
   abs,
@@ -17,9 +18,10 @@ import {
 import { max, sum } from '../ops/reduce';
 import type { Tensor } from '../tensor';
 
+// The new gradient is kept out of tidy scopes, as backward() keeps the one it writes.
 function replaceGrad(param: Tensor, next: Tensor): void {
   param.grad?.dispose();
-  param.grad = next;
+  param.grad = keep(next);
 }
 
 /**
@@ -34,36 +36,41 @@ export function clipGradNorm(params: Tensor[], maxNorm: number, normType = 2): T
   if (!(normType > 0))
     throw new Error(`clipGradNorm: normType must be > 0 or Infinity, got ${normType}.`);
 
-  return noGrad(() => {
-    const withGrad = params.filter((p) => p.grad);
-    if (withGrad.length === 0) return full([], 0);
+  // tidy frees the partial sums; the returned norm and the kept gradients survive it.
+  return tidy(() =>
+    noGrad(() => {
+      const withGrad = params.filter((p) => p.grad);
+      if (withGrad.length === 0) return full([], 0);
 
-    // total = (sum_i sum |g_i|^p)^(1/p), or max_i max |g_i| for p = Infinity.
-    const parts = withGrad.map((p) => {
-      const g = p.grad!;
-      if (normType === Infinity) return max(abs(g));
-      return normType === 2 ? sum(mul(g, g)) : sum(powScalar(abs(g), normType));
-    });
-    let total = parts[0];
-    for (const part of parts.slice(1))
-      total = normType === Infinity ? maximum(total, part) : add(total, part);
-    let norm = total;
-    if (normType === 2) norm = sqrt(total);
-    else if (normType !== Infinity) norm = powScalar(total, 1 / normType);
+      // total = (sum_i sum |g_i|^p)^(1/p), or max_i max |g_i| for p = Infinity.
+      const parts = withGrad.map((p) => {
+        const g = p.grad!;
+        if (normType === Infinity) return max(abs(g));
+        return normType === 2 ? sum(mul(g, g)) : sum(powScalar(abs(g), normType));
+      });
+      let total = parts[0];
+      for (const part of parts.slice(1))
+        total = normType === Infinity ? maximum(total, part) : add(total, part);
+      let norm = total;
+      if (normType === 2) norm = sqrt(total);
+      else if (normType !== Infinity) norm = powScalar(total, 1 / normType);
 
-    const coef = minimum(div(full([], maxNorm), addScalar(norm, 1e-6)), 1);
-    for (const p of withGrad) replaceGrad(p, mul(p.grad!, coef));
-    return norm;
-  });
+      const coef = minimum(div(full([], maxNorm), addScalar(norm, 1e-6)), 1);
+      for (const p of withGrad) replaceGrad(p, mul(p.grad!, coef));
+      return norm;
+    }),
+  );
 }
 
 /** Clamps every gradient element to [-clipValue, clipValue]. */
 export function clipGradValue(params: Tensor[], clipValue: number): void {
   if (!(clipValue >= 0))
     throw new Error(`clipGradValue: clipValue must be >= 0, got ${clipValue}.`);
-  noGrad(() => {
-    for (const p of params) {
-      if (p.grad) replaceGrad(p, minimum(maximum(p.grad, -clipValue), clipValue));
-    }
-  });
+  tidy(() =>
+    noGrad(() => {
+      for (const p of params) {
+        if (p.grad) replaceGrad(p, minimum(maximum(p.grad, -clipValue), clipValue));
+      }
+    }),
+  );
 }

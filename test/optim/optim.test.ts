@@ -271,6 +271,17 @@ describe('clipping', () => {
     });
   }
 
+  it('clipped gradients outlive tidy', async () => {
+    const ps = params();
+    const before = mg.memory().tensors;
+    const norm = mg.tidy(() => optim.clipGradNorm(ps, 1));
+    optim.clipGradValue(ps, 0.1);
+    for (const p of ps) expect(p.grad!.isDisposed).toBe(false);
+    expect(await norm.item()).toBeCloseTo(clipping.norm2.norm!, 4);
+    // Only the returned norm remains; the partial sums are freed.
+    expect(mg.memory().tensors).toBe(before + 1);
+  });
+
   it('clipGradValue matches PyTorch', async () => {
     const ps = params();
     optim.clipGradValue(ps, 0.5);
