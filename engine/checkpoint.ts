@@ -167,11 +167,12 @@ export function decodeSafetensors(
         `tensor "${name}" spans ${end - begin} bytes, but ${dtype as string} ${formatShape(shape as number[])} needs ${expectedBytes}`,
       );
     ranges.push([begin, end, name]);
-    // A copy, so the typed-array views made later are aligned.
+    // A copy in its own ArrayBuffer, so typed-array views of it are aligned.
+    // Uint8Array's slice is called explicitly because Node's Buffer.slice returns a view.
     tensors.set(name, {
       dtype: dtype as string,
       shape: shape as number[],
-      bytes: bytes.slice(headerEnd + begin, headerEnd + end),
+      bytes: Uint8Array.prototype.slice.call(bytes, headerEnd + begin, headerEnd + end),
     });
   }
 

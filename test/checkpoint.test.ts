@@ -86,6 +86,15 @@ describe('safetensors encoding', () => {
     ]);
     expect(Array.from(new Int32Array(decoded.tensors.get('b')!.bytes.buffer))).toEqual([-7]);
     expect(decoded.tensors.get('empty')!.shape).toEqual([0, 4]);
+
+    // A Node Buffer at an odd offset decodes to tensors in their own buffers.
+    const shifted = Buffer.alloc(image.length + 1);
+    shifted.set(image, 1);
+    const fromBuffer = mg.decodeSafetensors(shifted.subarray(1), 'buffer');
+    const a = fromBuffer.tensors.get('a')!.bytes;
+    expect(a.byteOffset).toBe(0);
+    expect(a.buffer.byteLength).toBe(24);
+    expect(Array.from(new Float32Array(a.buffer))).toEqual([1, 2, 3, 4, 5, 6.5]);
   });
 });
 
