@@ -30,8 +30,8 @@ interface Override {
 }
 let activeOverride: Override | null = null;
 
-// Only Module subclasses with these forward signatures exist in this library, so
-// a loose input list keeps Sequential and functionalCall simple to type.
+// Forward signatures differ between modules (LSTMCell also takes a state pair),
+// so the base class and functionalCall accept any argument list.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyArgs = any[];
 
@@ -55,6 +55,10 @@ export abstract class Module<In extends AnyArgs = [Tensor], Out = Tensor> {
     if (value.dtype !== 'f32')
       throw new Error(
         `registerParameter(${name}): parameters must be f32, got ${value.dtype}; register integer state as a buffer.`,
+      );
+    if (!value.isLeaf)
+      throw new Error(
+        `registerParameter(${name}): parameters must be leaf tensors; pass value.detach() to cut it from the graph.`,
       );
     value.requiresGrad_(true);
     // The module owns its tensors, so a model built inside mg.tidy outlives the scope.
