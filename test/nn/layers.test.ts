@@ -141,6 +141,16 @@ describe('Module', () => {
     }
     expect(() => new Bad('a.b')).toThrow(/contain no dot/);
     expect(() => new Bad('w')).toThrow(/"w" is already registered/);
+    class Computed extends nn.Module {
+      constructor() {
+        super();
+        this.registerParameter('w', mg.ones([2], { requiresGrad: true }).mul(2));
+      }
+      forward(x: mg.Tensor): mg.Tensor {
+        return x;
+      }
+    }
+    expect(() => new Computed()).toThrow(/registerParameter\(w\): parameters must be leaf tensors/);
   });
 });
 
