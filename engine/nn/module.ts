@@ -94,7 +94,10 @@ export abstract class Module<In extends AnyArgs = [Tensor], Out = Tensor> {
     const replaced = activeOverride?.tensors.get(this)?.get(name);
     if (replaced) return replaced;
     const own = this.ownParameters.get(name);
-    if (!own) throw new Error(`${this.constructor.name}: no parameter named "${name}".`);
+    if (!own)
+      throw new Error(
+        `${this.constructor.name}: no parameter named "${name}"; its parameters are ${[...this.ownParameters.keys()].join(', ') || 'none'}.`,
+      );
     return own;
   }
 
@@ -103,7 +106,10 @@ export abstract class Module<In extends AnyArgs = [Tensor], Out = Tensor> {
     const replaced = activeOverride?.tensors.get(this)?.get(name);
     if (replaced) return replaced;
     const own = this.ownBuffers.get(name);
-    if (!own) throw new Error(`${this.constructor.name}: no buffer named "${name}".`);
+    if (!own)
+      throw new Error(
+        `${this.constructor.name}: no buffer named "${name}"; its buffers are ${[...this.ownBuffers.keys()].join(', ') || 'none'}.`,
+      );
     return own;
   }
 

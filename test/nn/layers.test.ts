@@ -184,6 +184,12 @@ describe('Linear', () => {
       /shape \[3, 5\] does not end in inFeatures = 4/,
     );
     expect(() => new nn.Linear(0, 2)).toThrow(/inFeatures must be a positive integer, got 0/);
+    expect(() => layer.param('weights')).toThrow(
+      /Linear: no parameter named "weights"; its parameters are weight, bias/,
+    );
+    expect(() => layer.buffer('running_mean')).toThrow(
+      /no buffer named "running_mean"; its buffers are none/,
+    );
   });
 });
 
