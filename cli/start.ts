@@ -10,7 +10,8 @@ import * as mg from '../engine/index';
 import { sineMlp } from '../engine/nn/models';
 import { Adam } from '../engine/optim/index';
 import { Maml } from '../algorithms/meta/maml';
-import { moduleModel, lossFor } from '../algorithms/meta/learners';
+import { lossFor } from '../algorithms/meta/learners';
+import { functionalView } from '../engine/nn/module';
 import type { ParamMap, Task } from '../algorithms/meta/functional';
 import { summarize } from '../algorithms/evaluation';
 import { Rng } from '../data/rng';
@@ -32,8 +33,12 @@ function toTask(batch: ReturnType<typeof sampleSineBatch>, t: number): Task {
   return {
     supportX: mg.tensor(batch.supportX.subarray(t * shots, (t + 1) * shots), { shape: [shots, 1] }),
     supportY: mg.tensor(batch.supportY.subarray(t * shots, (t + 1) * shots), { shape: [shots, 1] }),
-    queryX: mg.tensor(batch.queryX.subarray(t * queries, (t + 1) * queries), { shape: [queries, 1] }),
-    queryY: mg.tensor(batch.queryY.subarray(t * queries, (t + 1) * queries), { shape: [queries, 1] }),
+    queryX: mg.tensor(batch.queryX.subarray(t * queries, (t + 1) * queries), {
+      shape: [queries, 1],
+    }),
+    queryY: mg.tensor(batch.queryY.subarray(t * queries, (t + 1) * queries), {
+      shape: [queries, 1],
+    }),
   };
 }
 
@@ -51,13 +56,22 @@ export async function runStart(options: StartOptions): Promise<void> {
 
   const mamlNet = sineMlp({ hidden: [40, 40] });
   const baselineNet = sineMlp({ hidden: [40, 40] });
-  const maml = new Maml(moduleModel(mamlNet), mse, { innerSteps: 1, innerLr });
-  const baseline = new Maml(moduleModel(baselineNet), mse, { innerSteps: 1, innerLr });
+  const maml = new Maml(functionalView(mamlNet), mse, { innerSteps: 1, innerLr });
+  const baseline = new Maml(functionalView(baselineNet), mse, { innerSteps: 1, innerLr });
   const mamlOptimizer = new Adam(mamlNet.parameters(), { lr: 0.001 });
   const baselineOptimizer = new Adam(baselineNet.parameters(), { lr: 0.001 });
 
-  console.log(`Meta-training second-order MAML on sinusoids: ${options.iterations} meta-updates of ${metaBatch} tasks, K = ${shots}, on ${mg.adapterDescription() || 'the WebGPU adapter'}.`);
-  const bar = new SingleBar({ format: '  [{bar}] {value}/{total} | MAML query MSE {maml} | baseline MSE {baseline} | {eta_formatted} left', hideCursor: true }, Presets.shades_classic);
+  console.log(
+    `Meta-training second-order MAML on sinusoids: ${options.iterations} meta-updates of ${metaBatch} tasks, K = ${shots}, on ${mg.adapterDescription() || 'the WebGPU adapter'}.`,
+  );
+  const bar = new SingleBar(
+    {
+      format:
+        '  [{bar}] {value}/{total} | MAML query MSE {maml} | baseline MSE {baseline} | {eta_formatted} left',
+      hideCursor: true,
+    },
+    Presets.shades_classic,
+  );
   bar.start(options.iterations, 0, { maml: '-', baseline: '-' });
   const started = performance.now();
   for (let iteration = 0; iteration < options.iterations; iteration++) {
@@ -72,7 +86,10 @@ export async function runStart(options: StartOptions): Promise<void> {
       // The baseline regresses every task's points with one network, with no adaptation.
       let joint: mg.Tensor | null = null;
       for (const task of tasks) {
-        const term = mse(baselineNet.forward(mg.concat([task.supportX, task.queryX])), mg.concat([task.supportY, task.queryY]));
+        const term = mse(
+          baselineNet.forward(mg.concat([task.supportX, task.queryX])),
+          mg.concat([task.supportY, task.queryY]),
+        );
         joint = joint ? mg.add(joint, term) : term;
       }
       const baselineLoss = mg.mul(joint!, 1 / tasks.length);
@@ -96,7 +113,10 @@ export async function runStart(options: StartOptions): Promise<void> {
   // Evaluation on fixed test tasks: query MSE before adaptation and after 1 and 10 steps.
   const evalRng = new Rng(seed + 12345);
   const stepsList = [0, 1, 10];
-  const scores = { maml: stepsList.map(() => [] as number[]), baseline: stepsList.map(() => [] as number[]) };
+  const scores = {
+    maml: stepsList.map(() => [] as number[]),
+    baseline: stepsList.map(() => [] as number[]),
+  };
   const curves: Record<string, unknown>[] = [];
   const testTaskList: SineTask[] = Array.from({ length: testTasks }, () => sampleSineTask(evalRng));
   const plotted = 3;
@@ -105,13 +125,19 @@ export async function runStart(options: StartOptions): Promise<void> {
   for (let t = 0; t < testTasks; t++) {
     const batch = sampleSineBatch(evalRng, 1, shots, 100, [testTaskList[t]]);
     const task = toTask(batch, 0);
-    for (const [name, learner] of [['maml', maml], ['baseline', baseline]] as const) {
+    for (const [name, learner] of [
+      ['maml', maml],
+      ['baseline', baseline],
+    ] as const) {
       const results = mg.tidy(() => {
         const trajectory = learner.adapt(task, 10, false);
         return stepsList.map((steps) => {
           const params: ParamMap = trajectory[steps];
-          const query = mg.noGrad(() => mse(learner.model.apply(params, task.queryX), task.queryY)).detach();
-          const curve = t < plotted ? mg.noGrad(() => learner.model.apply(params, gridX)).detach() : null;
+          const query = mg
+            .noGrad(() => mse(learner.model.apply(params, task.queryX), task.queryY))
+            .detach();
+          const curve =
+            t < plotted ? mg.noGrad(() => learner.model.apply(params, gridX)).detach() : null;
           return { query, curve };
         });
       });
@@ -119,15 +145,25 @@ export async function runStart(options: StartOptions): Promise<void> {
         scores[name][i].push(await result.query.item());
         if (result.curve) {
           const values = await result.curve.data();
-          GRID.forEach((x, j) => curves.push({ task: t + 1, x, y: values[j], series: `${name}, ${stepsList[i]} steps` }));
+          GRID.forEach((x, j) =>
+            curves.push({ task: t + 1, x, y: values[j], series: `${name}, ${stepsList[i]} steps` }),
+          );
         }
         result.query.dispose();
         result.curve?.dispose();
       }
     }
     if (t < plotted) {
-      GRID.forEach((x) => curves.push({ task: t + 1, x, y: sineValue(testTaskList[t], x), series: 'true function' }));
-      for (let i = 0; i < shots; i++) curves.push({ task: t + 1, x: batch.supportX[i], y: batch.supportY[i], series: 'support points' });
+      GRID.forEach((x) =>
+        curves.push({ task: t + 1, x, y: sineValue(testTaskList[t], x), series: 'true function' }),
+      );
+      for (let i = 0; i < shots; i++)
+        curves.push({
+          task: t + 1,
+          x: batch.supportX[i],
+          y: batch.supportY[i],
+          series: 'support points',
+        });
     }
     for (const tensor of Object.values(task)) tensor.dispose();
   }
@@ -142,12 +178,29 @@ export async function runStart(options: StartOptions): Promise<void> {
       table[name][`${steps}_steps`] = { mean: summary.mean, ci95: summary.ci95 };
       return `${steps === 0 ? 'before' : `${steps} step${steps > 1 ? 's' : ''}`}: ${summary.mean.toFixed(3)} ± ${summary.ci95.toFixed(3)}`;
     });
-    lines.push(`  ${name === 'maml' ? 'MAML (second order)' : 'pretrained baseline'}: ${cells.join(', ')}`);
+    lines.push(
+      `  ${name === 'maml' ? 'MAML (second order)' : 'pretrained baseline'}: ${cells.join(', ')}`,
+    );
   }
   await mkdir(options.out, { recursive: true });
   const figure = join(options.out, 'sine-adaptation.svg');
   await writeFile(figure, await renderSvg(figureSpec(curves)));
-  await writeFile(join(options.out, 'result.json'), JSON.stringify({ iterations: options.iterations, metaBatch, shots, innerLr, seconds, testTasks, query_mse: table }, null, 2));
+  await writeFile(
+    join(options.out, 'result.json'),
+    JSON.stringify(
+      {
+        iterations: options.iterations,
+        metaBatch,
+        shots,
+        innerLr,
+        seconds,
+        testTasks,
+        query_mse: table,
+      },
+      null,
+      2,
+    ),
+  );
   console.log(lines.join('\n'));
   console.log(`Trained in ${seconds.toFixed(1)} s. Figure: ${figure}`);
 }
@@ -169,13 +222,19 @@ function figureSpec(values: Record<string, unknown>[]): TopLevelSpec {
             x: { field: 'x', type: 'quantitative', scale: { domain: [-5, 5] } },
             y: { field: 'y', type: 'quantitative' },
             color: { field: 'series', type: 'nominal', title: null },
-            strokeDash: { condition: { test: "indexof(datum.series, 'baseline') >= 0", value: [4, 3] }, value: [1, 0] },
+            strokeDash: {
+              condition: { test: "indexof(datum.series, 'baseline') >= 0", value: [4, 3] },
+              value: [1, 0],
+            },
           },
         },
         {
           transform: [{ filter: "datum.series === 'support points'" }],
           mark: { type: 'point', filled: true, size: 40, color: 'black' },
-          encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } },
+          encoding: {
+            x: { field: 'x', type: 'quantitative' },
+            y: { field: 'y', type: 'quantitative' },
+          },
         },
       ],
     },

@@ -4,7 +4,15 @@
 import * as mg from '../engine/index';
 import type { Task } from '../algorithms/meta/functional';
 import type { TaskKind } from '../algorithms/meta/learners';
-import { checkEpisodeShape, fixedEpisodes, materialize, omniglotSplits, sampleEpisode, type ClassSplit, type EpisodeShape } from '../data/episodes';
+import {
+  checkEpisodeShape,
+  fixedEpisodes,
+  materialize,
+  omniglotSplits,
+  sampleEpisode,
+  type ClassSplit,
+  type EpisodeShape,
+} from '../data/episodes';
 import { loadOmniglot } from '../data/omniglot';
 import { Rng } from '../data/rng';
 import { sampleSineBatch, sampleSineTask, type SineTask } from '../data/sinusoid';
@@ -40,7 +48,8 @@ export function sineSource(options: SineSourceOptions): TaskSource {
   const toTasks = (rng: Rng, tasks: SineTask[]): Task[] => {
     const batch = sampleSineBatch(rng, tasks.length, options.shots, options.queries, tasks);
     return tasks.map((_, t) => {
-      const slice = (data: Float32Array, points: number) => data.subarray(t * points, (t + 1) * points);
+      const slice = (data: Float32Array, points: number) =>
+        data.subarray(t * points, (t + 1) * points);
       return {
         supportX: mg.tensor(slice(batch.supportX, options.shots), { shape: [options.shots, 1] }),
         supportY: mg.tensor(slice(batch.supportY, options.shots), { shape: [options.shots, 1] }),
@@ -53,7 +62,11 @@ export function sineSource(options: SineSourceOptions): TaskSource {
     kind: 'regression',
     inputShape: [1],
     outputs: 1,
-    sampleTrain: (rng, count) => toTasks(rng, Array.from({ length: count }, () => sampleSineTask(rng))),
+    sampleTrain: (rng, count) =>
+      toTasks(
+        rng,
+        Array.from({ length: count }, () => sampleSineTask(rng)),
+      ),
     fixed(split, count, seed) {
       // Each fixed task has its own stream, so task i is the same whatever the count.
       const offset = split === 'val' ? 1_000_003 : 2_000_003;
@@ -74,7 +87,11 @@ export interface OmniglotSourceOptions extends EpisodeShape {
   onProgress?: (done: number, total: number) => void;
 }
 
-function episodeTask(split: ClassSplit, spec: ReturnType<typeof sampleEpisode>, shape: EpisodeShape): Task {
+function episodeTask(
+  split: ClassSplit,
+  spec: ReturnType<typeof sampleEpisode>,
+  shape: EpisodeShape,
+): Task {
   const episode = materialize(split, spec, shape);
   const [c, h, w] = episode.imageShape;
   return {
@@ -88,13 +105,20 @@ function episodeTask(split: ClassSplit, spec: ReturnType<typeof sampleEpisode>, 
 export async function omniglotSource(options: OmniglotSourceOptions): Promise<TaskSource> {
   const data = await loadOmniglot(options.dataDir, { onProgress: options.onProgress });
   const splits = omniglotSplits(data, { split: options.split });
-  const shape: EpisodeShape = { ways: options.ways, shots: options.shots, queries: options.queries };
+  const shape: EpisodeShape = {
+    ways: options.ways,
+    shots: options.shots,
+    queries: options.queries,
+  };
   for (const split of [splits.train, splits.val, splits.test]) checkEpisodeShape(split, shape);
   return {
     kind: 'classification',
     inputShape: [1, data.size, data.size],
     outputs: options.ways,
-    sampleTrain: (rng, count) => Array.from({ length: count }, () => episodeTask(splits.train, sampleEpisode(splits.train, shape, rng), shape)),
+    sampleTrain: (rng, count) =>
+      Array.from({ length: count }, () =>
+        episodeTask(splits.train, sampleEpisode(splits.train, shape, rng), shape),
+      ),
     fixed(which, count, seed) {
       const split = which === 'val' ? splits.val : splits.test;
       const specs = fixedEpisodes(split, shape, count, seed + (which === 'val' ? 1 : 2));

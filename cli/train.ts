@@ -6,7 +6,13 @@ import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import * as mg from '../engine/index';
-import { loadSafetensors, saveSafetensors, loadOptimizer, saveOptimizer, writeFileAtomic } from '../engine/checkpoint';
+import {
+  loadSafetensors,
+  saveSafetensors,
+  loadOptimizer,
+  saveOptimizer,
+  writeFileAtomic,
+} from '../engine/checkpoint';
 import type { Module } from '../engine/nn/index';
 import { summarize, type Summary } from '../algorithms/evaluation';
 import type { ParamMap } from '../algorithms/meta/functional';
@@ -60,8 +66,12 @@ function better(source: TaskSource, score: number, best: number | undefined): bo
   return source.kind === 'classification' ? score > best : score < best;
 }
 
-export async function makeSource(config: TrainConfig, log: (line: string) => void): Promise<TaskSource> {
-  if (config.dataset === 'sine') return sineSource({ shots: config.shots, queries: config.queries });
+export async function makeSource(
+  config: TrainConfig,
+  log: (line: string) => void,
+): Promise<TaskSource> {
+  if (config.dataset === 'sine')
+    return sineSource({ shots: config.shots, queries: config.queries });
   let bar: SingleBar | null = null;
   const source = await omniglotSource({
     dataDir: config.dataDir,
@@ -72,7 +82,10 @@ export async function makeSource(config: TrainConfig, log: (line: string) => voi
     onProgress: (done, total) => {
       if (!bar) {
         log('Decoding Omniglot (cached for later runs)');
-        bar = new SingleBar({ format: '  decoding [{bar}] {value}/{total} images', hideCursor: true }, Presets.shades_classic);
+        bar = new SingleBar(
+          { format: '  decoding [{bar}] {value}/{total} images', hideCursor: true },
+          Presets.shades_classic,
+        );
         bar.start(total, 0);
       }
       bar.update(done);
@@ -82,7 +95,10 @@ export async function makeSource(config: TrainConfig, log: (line: string) => voi
   return source;
 }
 
-export function learnerFor(config: TrainConfig, source: TaskSource): { learner: MetaLearner; module: Module<[mg.Tensor], mg.Tensor> } {
+export function learnerFor(
+  config: TrainConfig,
+  source: TaskSource,
+): { learner: MetaLearner; module: Module<[mg.Tensor], mg.Tensor> } {
   const module = buildModel(config.dataset, source, config.hidden);
   const learner = createLearner(config.algorithm, module, source.kind, {
     innerSteps: config.innerSteps,
@@ -98,7 +114,13 @@ export function learnerFor(config: TrainConfig, source: TaskSource): { learner: 
 }
 
 /** Evaluates on a fixed task list: the mean score and its 95% confidence interval. */
-export async function evaluateTasks(learner: MetaLearner, source: TaskSource, split: 'val' | 'test', count: number, seed: number): Promise<Summary> {
+export async function evaluateTasks(
+  learner: MetaLearner,
+  source: TaskSource,
+  split: 'val' | 'test',
+  count: number,
+  seed: number,
+): Promise<Summary> {
   const tasks = source.fixed(split, count, seed);
   const scores: number[] = [];
   for (let i = 0; i < tasks.count; i++) {
@@ -110,15 +132,34 @@ export async function evaluateTasks(learner: MetaLearner, source: TaskSource, sp
   return summarize(scores);
 }
 
-async function saveCheckpoint(dir: string, prefix: string, learner: MetaLearner, state: RunState): Promise<void> {
-  await saveSafetensors(join(dir, `${prefix}.safetensors`), learner.stateTensors(), { format: 'metagrad-model', algorithm: learner.name });
+async function saveCheckpoint(
+  dir: string,
+  prefix: string,
+  learner: MetaLearner,
+  state: RunState,
+): Promise<void> {
+  await saveSafetensors(join(dir, `${prefix}.safetensors`), learner.stateTensors(), {
+    format: 'metagrad-model',
+    algorithm: learner.name,
+  });
   await saveOptimizer(join(dir, `${prefix}.optimizer.safetensors`), learner.optimizer);
-  await writeFileAtomic(join(dir, `${prefix}.state.json`), new TextEncoder().encode(JSON.stringify(state, null, 2)));
+  await writeFileAtomic(
+    join(dir, `${prefix}.state.json`),
+    new TextEncoder().encode(JSON.stringify(state, null, 2)),
+  );
 }
 
-export async function loadCheckpoint(dir: string, prefix: string, learner: MetaLearner, withOptimizer: boolean): Promise<RunState> {
+export async function loadCheckpoint(
+  dir: string,
+  prefix: string,
+  learner: MetaLearner,
+  withOptimizer: boolean,
+): Promise<RunState> {
   const path = join(dir, `${prefix}.safetensors`);
-  if (!existsSync(path)) throw new Error(`No checkpoint ${path}; the run saved none yet, so start it again without --resume.`);
+  if (!existsSync(path))
+    throw new Error(
+      `No checkpoint ${path}; the run saved none yet, so start it again without --resume.`,
+    );
   const { tensors } = await loadSafetensors(path);
   const onDevice: ParamMap = new Map();
   for (const [name, stored] of tensors) {
@@ -134,7 +175,8 @@ export async function loadCheckpoint(dir: string, prefix: string, learner: MetaL
   } finally {
     for (const t of onDevice.values()) t.dispose();
   }
-  if (withOptimizer) await loadOptimizer(join(dir, `${prefix}.optimizer.safetensors`), learner.optimizer);
+  if (withOptimizer)
+    await loadOptimizer(join(dir, `${prefix}.optimizer.safetensors`), learner.optimizer);
   return JSON.parse(await readFile(join(dir, `${prefix}.state.json`), 'utf8')) as RunState;
 }
 
@@ -142,7 +184,10 @@ async function readMetrics(out: string): Promise<Record<string, number>[]> {
   const path = join(out, 'metrics.jsonl');
   if (!existsSync(path)) return [];
   const text = await readFile(path, 'utf8');
-  return text.split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line) as Record<string, number>);
+  return text
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as Record<string, number>);
 }
 
 export async function writeCurves(out: string, title: string): Promise<void> {
@@ -150,10 +195,24 @@ export async function writeCurves(out: string, title: string): Promise<void> {
   const points: CurvePoint[] = [];
   for (const row of rows) {
     const iteration = row.iteration;
-    if (row.train_loss !== undefined) points.push({ iteration, series: 'train loss', panel: 'loss', value: row.train_loss });
-    if (row.train_accuracy !== undefined) points.push({ iteration, series: 'train accuracy', panel: 'accuracy', value: row.train_accuracy });
-    if (row.val_accuracy !== undefined) points.push({ iteration, series: 'val accuracy', panel: 'accuracy', value: row.val_accuracy });
-    if (row.val_mse !== undefined) points.push({ iteration, series: 'val query MSE', panel: 'mse', value: row.val_mse });
+    if (row.train_loss !== undefined)
+      points.push({ iteration, series: 'train loss', panel: 'loss', value: row.train_loss });
+    if (row.train_accuracy !== undefined)
+      points.push({
+        iteration,
+        series: 'train accuracy',
+        panel: 'accuracy',
+        value: row.train_accuracy,
+      });
+    if (row.val_accuracy !== undefined)
+      points.push({
+        iteration,
+        series: 'val accuracy',
+        panel: 'accuracy',
+        value: row.val_accuracy,
+      });
+    if (row.val_mse !== undefined)
+      points.push({ iteration, series: 'val query MSE', panel: 'mse', value: row.val_mse });
   }
   await writeFile(join(out, 'curves.svg'), await renderSvg(curvesSpec(points, title)));
 }
@@ -178,25 +237,42 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
   const { learner } = learnerFor(config, source);
   const score = scoreName(source);
 
-  let state: RunState = { iteration: 0, rng: new Rng(config.seed).getState(), engineRng: mg.getRngState(), best: null };
+  let state: RunState = {
+    iteration: 0,
+    rng: new Rng(config.seed).getState(),
+    engineRng: mg.getRngState(),
+    best: null,
+  };
   if (options.resume) {
     state = await loadCheckpoint(out, 'last', learner, true);
     mg.setRngState(state.engineRng);
     const kept = (await readMetrics(out)).filter((row) => row.iteration <= state.iteration);
-    await writeFile(join(out, 'metrics.jsonl'), kept.map((row) => JSON.stringify(row) + '\n').join(''));
+    await writeFile(
+      join(out, 'metrics.jsonl'),
+      kept.map((row) => JSON.stringify(row) + '\n').join(''),
+    );
     log(`Resuming ${out} at iteration ${state.iteration} of ${config.iterations}`);
   }
   const rng = new Rng(0);
   rng.setState(state.rng);
 
-  const bar = options.progress === false ? null : new SingleBar(
-    { format: `${config.algorithm} [{bar}] {value}/{total} | loss {loss} | ${score === 'accuracy' ? 'acc {acc}' : 'val mse {acc}'} | {duration_formatted} elapsed, {eta_formatted} left`, hideCursor: true },
-    Presets.shades_classic,
-  );
+  const bar =
+    options.progress === false
+      ? null
+      : new SingleBar(
+          {
+            format: `${config.algorithm} [{bar}] {value}/{total} | loss {loss} | ${score === 'accuracy' ? 'acc {acc}' : 'val mse {acc}'} | {duration_formatted} elapsed, {eta_formatted} left`,
+            hideCursor: true,
+          },
+          Presets.shades_classic,
+        );
   bar?.start(config.iterations, state.iteration, { loss: '-', acc: '-' });
 
   const window: { loss: number; accuracy?: number }[] = [];
-  const stopAt = options.stopAfter === undefined ? config.iterations : Math.min(config.iterations, state.iteration + options.stopAfter);
+  const stopAt =
+    options.stopAfter === undefined
+      ? config.iterations
+      : Math.min(config.iterations, state.iteration + options.stopAfter);
   while (state.iteration < stopAt) {
     const tasks = source.sampleTrain(rng, config.metaBatch);
     const step = await learner.trainStep(tasks, state.iteration);
@@ -204,11 +280,17 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
     window.push(step);
     state.iteration += 1;
 
-    const logNow = state.iteration % config.logInterval === 0 || state.iteration === config.iterations;
-    const evalNow = state.iteration % config.evalInterval === 0 || state.iteration === config.iterations;
+    const logNow =
+      state.iteration % config.logInterval === 0 || state.iteration === config.iterations;
+    const evalNow =
+      state.iteration % config.evalInterval === 0 || state.iteration === config.iterations;
     if (logNow || evalNow) {
-      const row: Record<string, number> = { iteration: state.iteration, train_loss: mean(window.map((w) => w.loss)) };
-      if (window[0]?.accuracy !== undefined) row.train_accuracy = mean(window.map((w) => w.accuracy!));
+      const row: Record<string, number> = {
+        iteration: state.iteration,
+        train_loss: mean(window.map((w) => w.loss)),
+      };
+      if (window[0]?.accuracy !== undefined)
+        row.train_accuracy = mean(window.map((w) => w.accuracy!));
       window.length = 0;
       if (evalNow) {
         const val = await evaluateTasks(learner, source, 'val', config.valEpisodes, config.seed);
@@ -222,7 +304,10 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
         }
       }
       await appendFile(join(out, 'metrics.jsonl'), JSON.stringify(row) + '\n');
-      bar?.update(state.iteration, { loss: row.train_loss.toFixed(4), acc: (row[`val_${score}`] ?? row.train_accuracy)?.toFixed(4) ?? '-' });
+      bar?.update(state.iteration, {
+        loss: row.train_loss.toFixed(4),
+        acc: (row[`val_${score}`] ?? row.train_accuracy)?.toFixed(4) ?? '-',
+      });
 
       // The resumable checkpoint. A crash before it is written repeats these iterations
       // on resume, and the resume drops the metrics rows past the checkpoint.
@@ -250,7 +335,13 @@ function mean(values: number[]): number {
   return values.reduce((a, b) => a + b, 0) / values.length;
 }
 
-export async function writeResult(out: string, config: TrainConfig, source: TaskSource, test: Summary, best: RunState['best']): Promise<void> {
+export async function writeResult(
+  out: string,
+  config: TrainConfig,
+  source: TaskSource,
+  test: Summary,
+  best: RunState['best'],
+): Promise<void> {
   const metric = scoreName(source);
   const result = {
     algorithm: config.algorithm,
@@ -265,7 +356,10 @@ export async function writeResult(out: string, config: TrainConfig, source: Task
     best_iteration: best?.iteration ?? null,
     iterations: config.iterations,
   };
-  await writeFileAtomic(join(out, 'result.json'), new TextEncoder().encode(JSON.stringify(result, null, 2)));
+  await writeFileAtomic(
+    join(out, 'result.json'),
+    new TextEncoder().encode(JSON.stringify(result, null, 2)),
+  );
 }
 
 export function formatResult(source: TaskSource, test: Summary, config: TrainConfig): string {

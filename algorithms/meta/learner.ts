@@ -25,7 +25,9 @@ export interface MetaLearner {
   /** Copies checkpointed tensors in, after checking every name and shape. */
   loadStateTensors(tensors: ParamMap): void;
   /** The meta-optimizer, saved beside the model. */
-  readonly optimizer: import('../../engine/optim/optimizer').Optimizer<import('../../engine/optim/optimizer').GroupOptions>;
+  readonly optimizer: import('../../engine/optim/optimizer').Optimizer<
+    import('../../engine/optim/optimizer').GroupOptions
+  >;
   /** One meta-training step on a meta-batch of tasks: meta-gradient and optimizer update. */
   trainStep(tasks: Task[], iteration: number): Promise<StepResult>;
   /** Adapts to one task with `steps` inner steps (its training default when undefined) and scores the query set. */
@@ -39,7 +41,8 @@ export async function accuracyOf(scores: Tensor, labels: Tensor): Promise<number
   let correct = 0;
   for (let i = 0; i < truth.length; i++) {
     let best = 0;
-    for (let c = 1; c < classes; c++) if (values[i * classes + c] > values[i * classes + best]) best = c;
+    for (let c = 1; c < classes; c++)
+      if (values[i * classes + c] > values[i * classes + best]) best = c;
     if (best === truth[i]) correct += 1;
   }
   return correct / truth.length;

@@ -3,7 +3,7 @@
 
 import * as mg from '../../engine/index';
 import type { Tensor } from '../../engine/index';
-import { functionalCall, type Module } from '../../engine/nn/index';
+import { functionalView, type Module } from '../../engine/nn/module';
 import { Adam, CosineAnnealing, type LRScheduler } from '../../engine/optim/index';
 import { formatShape } from '../../engine/shape';
 import { copyInto } from '../../kernels/optim';
@@ -31,14 +31,6 @@ export interface LearnerConfig {
   headPrefix: string;
 }
 
-/** A FunctionalModel view of a Module: its parameters, and its forward on any parameter map. */
-export function moduleModel(module: Module<[Tensor], Tensor>): FunctionalModel {
-  return {
-    params: new Map(module.namedParameters()),
-    apply: (params, x) => functionalCall(module, params, x),
-  };
-}
-
 export function lossFor(kind: TaskKind): LossFn {
   return kind === 'classification'
     ? (logits, labels) => mg.crossEntropy(logits, labels)
@@ -50,7 +42,9 @@ function copyChecked(target: ParamMap, source: ParamMap, what: string): void {
     const given = source.get(name);
     if (!given) throw new Error(`${what}: the checkpoint has no tensor "${name}".`);
     if (given.shape.join() !== tensor.shape.join()) {
-      throw new Error(`${what}: tensor "${name}" has shape ${formatShape(given.shape)} in the checkpoint, expected ${formatShape(tensor.shape)}.`);
+      throw new Error(
+        `${what}: tensor "${name}" has shape ${formatShape(given.shape)} in the checkpoint, expected ${formatShape(tensor.shape)}.`,
+      );
     }
   }
 }
@@ -65,13 +59,19 @@ export class MamlLearner implements MetaLearner {
   private readonly kind: TaskKind;
   private readonly config: LearnerConfig;
 
-  constructor(name: Exclude<MetaAlgorithm, 'reptile'>, module: Module<[Tensor], Tensor>, kind: TaskKind, config: LearnerConfig) {
+  constructor(
+    name: Exclude<MetaAlgorithm, 'reptile'>,
+    module: Module<[Tensor], Tensor>,
+    kind: TaskKind,
+    config: LearnerConfig,
+  ) {
     this.name = name;
     this.module = module;
     this.kind = kind;
     this.config = config;
-    const innerLrMode: InnerLrMode = name === 'metasgd' ? 'per-parameter' : name === 'mamlpp' ? 'per-layer-per-step' : 'fixed';
-    this.maml = new Maml(moduleModel(module), lossFor(kind), {
+    const innerLrMode: InnerLrMode =
+      name === 'metasgd' ? 'per-parameter' : name === 'mamlpp' ? 'per-layer-per-step' : 'fixed';
+    this.maml = new Maml(functionalView(module), lossFor(kind), {
       innerSteps: config.innerSteps,
       innerLr: config.innerLr,
       firstOrder: name === 'fomaml',
@@ -81,22 +81,37 @@ export class MamlLearner implements MetaLearner {
     });
     this.optimizer = new Adam([...this.maml.metaParameters().values()], { lr: config.metaLr });
     // MAML++ anneals the meta learning rate with a cosine schedule.
-    this.scheduler = name === 'mamlpp' ? new CosineAnnealing(this.optimizer, { tMax: config.iterations, etaMin: config.metaLr * 0.01 }) : null;
+    this.scheduler =
+      name === 'mamlpp'
+        ? new CosineAnnealing(this.optimizer, {
+            tMax: config.iterations,
+            etaMin: config.metaLr * 0.01,
+          })
+        : null;
   }
 
   stateTensors(): ParamMap {
-    return new Map([...this.module.stateDict(), ...[...this.maml.innerLrs].map(([n, t]) => [`innerLr.${n}`, t] as [string, Tensor])]);
+    return new Map([
+      ...this.module.stateDict(),
+      ...[...this.maml.innerLrs].map(([n, t]) => [`innerLr.${n}`, t] as [string, Tensor]),
+    ]);
   }
 
   loadStateTensors(tensors: ParamMap): void {
     copyChecked(this.stateTensors(), tensors, `${this.name} checkpoint`);
-    this.module.loadStateDict(new Map([...tensors].filter(([name]) => !name.startsWith('innerLr.'))));
-    for (const [name, lr] of this.maml.innerLrs) copyInto(tensors.get(`innerLr.${name}`)!.buffer, lr.buffer, lr.size * 4);
+    this.module.loadStateDict(
+      new Map([...tensors].filter(([name]) => !name.startsWith('innerLr.'))),
+    );
+    for (const [name, lr] of this.maml.innerLrs)
+      copyInto(tensors.get(`innerLr.${name}`)!.buffer, lr.buffer, lr.size * 4);
   }
 
   async trainStep(tasks: Task[], iteration: number): Promise<StepResult> {
     const secondOrder = this.name !== 'mamlpp' || iteration >= this.config.firstOrderIterations;
-    const stepWeights = this.name === 'mamlpp' ? multiStepWeights(this.config.innerSteps, iteration, this.config.mslAnnealIterations) : undefined;
+    const stepWeights =
+      this.name === 'mamlpp'
+        ? multiStepWeights(this.config.innerSteps, iteration, this.config.mslAnnealIterations)
+        : undefined;
 
     const { loss, predictions } = mg.tidy(() => {
       const result = this.maml.metaLoss(tasks, { secondOrder, stepWeights });
@@ -118,7 +133,11 @@ export class MamlLearner implements MetaLearner {
     return { loss: value, accuracy };
   }
 
-  async evaluate(task: Task, steps = this.config.testInnerSteps, keepPrediction = false): Promise<EvalResult> {
+  async evaluate(
+    task: Task,
+    steps = this.config.testInnerSteps,
+    keepPrediction = false,
+  ): Promise<EvalResult> {
     return evaluateAdapted(this.kind, task, keepPrediction, () => {
       const trajectory = this.maml.adapt(task, steps, false);
       const params = trajectory[trajectory.length - 1];
@@ -127,7 +146,12 @@ export class MamlLearner implements MetaLearner {
   }
 }
 
-async function evaluateAdapted(kind: TaskKind, task: Task, keepPrediction: boolean, predict: () => Tensor): Promise<EvalResult> {
+async function evaluateAdapted(
+  kind: TaskKind,
+  task: Task,
+  keepPrediction: boolean,
+  predict: () => Tensor,
+): Promise<EvalResult> {
   const loss = lossFor(kind);
   const { prediction, value } = mg.tidy(() => {
     const out = predict().detach();
@@ -157,7 +181,7 @@ export class ReptileLearner implements MetaLearner {
 
   constructor(module: Module<[Tensor], Tensor>, kind: TaskKind, config: LearnerConfig) {
     this.module = module;
-    this.model = moduleModel(module);
+    this.model = functionalView(module);
     this.kind = kind;
     this.config = config;
     this.optimizer = new Adam([...this.model.params.values()], { lr: config.metaLr, beta1: 0 });
@@ -178,7 +202,11 @@ export class ReptileLearner implements MetaLearner {
     for (let s = 0; s < steps; s++) {
       const names = [...params.keys()];
       const value = loss(this.model.apply(params, task.supportX), task.supportY);
-      const grads = mg.grad(value, names.map((n) => params.get(n)!), { allowUnused: true });
+      const grads = mg.grad(
+        value,
+        names.map((n) => params.get(n)!),
+        { allowUnused: true },
+      );
       const next: ParamMap = new Map();
       names.forEach((name, i) => {
         const p = params.get(name)!.detach();
@@ -197,9 +225,14 @@ export class ReptileLearner implements MetaLearner {
       const values: Tensor[] = [];
       for (const task of tasks) {
         const adapted = this.adapt(task, this.config.innerSteps);
-        values.push(mg.noGrad(() => lossFor(this.kind)(this.model.apply(adapted, task.queryX), task.queryY)));
+        values.push(
+          mg.noGrad(() => lossFor(this.kind)(this.model.apply(adapted, task.queryX), task.queryY)),
+        );
         for (const name of names) {
-          const difference = mg.sub(this.model.params.get(name)!.detach(), adapted.get(name)!.detach());
+          const difference = mg.sub(
+            this.model.params.get(name)!.detach(),
+            adapted.get(name)!.detach(),
+          );
           const previous = sums.get(name);
           sums.set(name, previous ? mg.add(previous, difference) : difference);
         }
@@ -218,11 +251,24 @@ export class ReptileLearner implements MetaLearner {
     return { loss: numbers.reduce((a, b) => a + b, 0) / numbers.length };
   }
 
-  async evaluate(task: Task, steps = this.config.testInnerSteps, keepPrediction = false): Promise<EvalResult> {
-    return evaluateAdapted(this.kind, task, keepPrediction, () => this.model.apply(this.adapt(task, steps), task.queryX));
+  async evaluate(
+    task: Task,
+    steps = this.config.testInnerSteps,
+    keepPrediction = false,
+  ): Promise<EvalResult> {
+    return evaluateAdapted(this.kind, task, keepPrediction, () =>
+      this.model.apply(this.adapt(task, steps), task.queryX),
+    );
   }
 }
 
-export function createLearner(name: MetaAlgorithm, module: Module<[Tensor], Tensor>, kind: TaskKind, config: LearnerConfig): MetaLearner {
-  return name === 'reptile' ? new ReptileLearner(module, kind, config) : new MamlLearner(name, module, kind, config);
+export function createLearner(
+  name: MetaAlgorithm,
+  module: Module<[Tensor], Tensor>,
+  kind: TaskKind,
+  config: LearnerConfig,
+): MetaLearner {
+  return name === 'reptile'
+    ? new ReptileLearner(module, kind, config)
+    : new MamlLearner(name, module, kind, config);
 }

@@ -36,14 +36,36 @@ async function readLines(path: string): Promise<Record<string, number>[]> {
 describe('metagrad train and eval', () => {
   it('trains, is killed mid-run, resumes and evaluates', async () => {
     const out = join(work, 'sine-run');
-    const args = ['train', 'maml', '--dataset', 'sine', '--iterations', '40', '--meta-batch', '4', '--log-interval', '5', '--eval-interval', '10', '--val-episodes', '5', '--test-episodes', '10', '--out', out, '--no-progress'];
+    const args = [
+      'train',
+      'maml',
+      '--dataset',
+      'sine',
+      '--iterations',
+      '40',
+      '--meta-batch',
+      '4',
+      '--log-interval',
+      '5',
+      '--eval-interval',
+      '10',
+      '--val-episodes',
+      '5',
+      '--test-episodes',
+      '10',
+      '--out',
+      out,
+      '--no-progress',
+    ];
 
     // Kill the process once it has written a resumable checkpoint past iteration 10.
     const child = spawn('node', [cli, ...args], { stdio: 'ignore' });
     const killedAt = await new Promise<number>((resolve, reject) => {
       const timer = setInterval(async () => {
         if (!existsSync(join(out, 'last.state.json'))) return;
-        const state = JSON.parse(await readFile(join(out, 'last.state.json'), 'utf8').catch(() => '{"iteration":0}')) as { iteration: number };
+        const state = JSON.parse(
+          await readFile(join(out, 'last.state.json'), 'utf8').catch(() => '{"iteration":0}'),
+        ) as { iteration: number };
         if (state.iteration >= 10) {
           clearInterval(timer);
           child.kill('SIGKILL');
@@ -52,7 +74,8 @@ describe('metagrad train and eval', () => {
       }, 100);
       child.on('exit', (code) => {
         clearInterval(timer);
-        if (code !== null) reject(new Error(`the training process exited with ${code} before it was killed`));
+        if (code !== null)
+          reject(new Error(`the training process exited with ${code} before it was killed`));
       });
     });
     expect(killedAt).toBeGreaterThanOrEqual(10);
@@ -70,7 +93,13 @@ describe('metagrad train and eval', () => {
     const result = JSON.parse(await readFile(join(out, 'result.json'), 'utf8'));
     expect(result.test_episodes).toBe(10);
     expect(result.test_mse).toBeGreaterThan(0);
-    for (const file of ['config.json', 'model.safetensors', 'model.optimizer.safetensors', 'model.state.json', 'curves.svg']) {
+    for (const file of [
+      'config.json',
+      'model.safetensors',
+      'model.optimizer.safetensors',
+      'model.state.json',
+      'curves.svg',
+    ]) {
       expect(existsSync(join(out, file)), file).toBe(true);
     }
     expect(await readFile(join(out, 'curves.svg'), 'utf8')).toMatch(/^<svg/);
@@ -85,20 +114,64 @@ describe('metagrad train and eval', () => {
 
 describe('metagrad input errors', () => {
   const cases: [string, string[], RegExp][] = [
-    ['unknown algorithm', ['train', 'mamal'], /algorithm "mamal" is not supported; use one of: maml, fomaml, mamlpp, metasgd, anil, reptile/],
-    ['unknown dataset', ['train', 'maml', '--dataset', 'mnist'], /--dataset "mnist" is not supported; use one of: sine, omniglot/],
-    ['non-numeric value', ['train', 'maml', '--iterations', 'ten'], /--iterations "ten" is not an integer/],
-    ['missing data folder', ['train', 'maml', '--dataset', 'omniglot', '--data-dir', '/nonexistent/omniglot'], /--data-dir \/nonexistent\/omniglot does not exist/],
-    ['more ways than classes', ['train', 'maml', '--dataset', 'omniglot', '--data-dir', OMNIGLOT_DIR, '--ways', '5000'], /--ways 5000 is more than the \d+ classes/],
-    ['too many shots and queries', ['train', 'maml', '--dataset', 'omniglot', '--data-dir', OMNIGLOT_DIR, '--shots', '10', '--queries', '15'], /--shots 10 plus --queries 15 is more than the 20 images/],
-    ['resume of a missing run', ['train', 'maml', '--resume', '/nonexistent/run'], /is not a run folder/],
+    [
+      'unknown algorithm',
+      ['train', 'mamal'],
+      /algorithm "mamal" is not supported; use one of: maml, fomaml, mamlpp, metasgd, anil, reptile/,
+    ],
+    [
+      'unknown dataset',
+      ['train', 'maml', '--dataset', 'mnist'],
+      /--dataset "mnist" is not supported; use one of: sine, omniglot/,
+    ],
+    [
+      'non-numeric value',
+      ['train', 'maml', '--iterations', 'ten'],
+      /--iterations "ten" is not an integer/,
+    ],
+    [
+      'missing data folder',
+      ['train', 'maml', '--dataset', 'omniglot', '--data-dir', '/nonexistent/omniglot'],
+      /--data-dir \/nonexistent\/omniglot does not exist/,
+    ],
+    [
+      'more ways than classes',
+      ['train', 'maml', '--dataset', 'omniglot', '--data-dir', OMNIGLOT_DIR, '--ways', '5000'],
+      /--ways 5000 is more than the \d+ classes/,
+    ],
+    [
+      'too many shots and queries',
+      [
+        'train',
+        'maml',
+        '--dataset',
+        'omniglot',
+        '--data-dir',
+        OMNIGLOT_DIR,
+        '--shots',
+        '10',
+        '--queries',
+        '15',
+      ],
+      /--shots 10 plus --queries 15 is more than the 20 images/,
+    ],
+    [
+      'resume of a missing run',
+      ['train', 'maml', '--resume', '/nonexistent/run'],
+      /is not a run folder/,
+    ],
   ];
   for (const [name, args, message] of cases) {
     it(name, () => {
       const result = run(args);
       expect(result.status).toBe(2);
       expect(result.stderr).toMatch(message);
-      expect(result.stderr.trim().split('\n').filter((line) => !line.startsWith('Warning:')).length).toBe(1);
+      expect(
+        result.stderr
+          .trim()
+          .split('\n')
+          .filter((line) => !line.startsWith('Warning:')).length,
+      ).toBe(1);
       expect(result.stderr).not.toMatch(/\n\s+at /);
     });
   }
