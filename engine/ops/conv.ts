@@ -6,7 +6,11 @@
 import {
   convForward,
   convTranspose,
+  convForwardPacked,
   convWeightGrad,
+  packedPathApplies,
+  packedSizes,
+  transposeAsForward,
   weightGradChunks,
   type ConvGeometry,
 } from '../../kernels/conv';
@@ -78,6 +82,23 @@ function recoveringPadding(x: Tensor, y: Tensor, kernelSize: readonly number[], 
   ) as Pair;
 }
 
+/** Runs the packed fast path of conv.wgsl with temporary repacked operands. */
+function runPacked(x: Tensor, w: Tensor, out: Tensor, geo: ConvGeometry, flip: boolean): void {
+  const sizes = packedSizes(geo);
+  const xp = Tensor.empty([sizes.input], 'f32', 'conv2d packed input');
+  const wp = Tensor.empty([sizes.weight], 'f32', 'conv2d packed weight');
+  const op = flip ? 'conv_transpose2d' : 'conv2d';
+  convForwardPacked(
+    { x: x.buffer, w: w.buffer, xp: xp.buffer, wp: wp.buffer, out: out.buffer },
+    geo,
+    flip,
+    op,
+  );
+  // Later dispatches that reuse these buffers run after this one.
+  xp.dispose();
+  wp.dispose();
+}
+
 function pickConv(attrs: ConvAttrs): ConvAttrs {
   const { stride, padding, dilation, groups } = attrs;
   return { stride, padding, dilation, groups };
@@ -97,12 +118,9 @@ export const convRules: RuleTable<'conv2d' | 'conv_transpose2d' | 'conv2d_weight
       );
       const out = Tensor.empty([x.shape[0], w.shape[0], OH, OW], 'f32', 'conv2d');
       if (out.size === 0) return out;
-      convForward(
-        x.buffer,
-        w.buffer,
-        out.buffer,
-        geometry(x.shape, out.shape, w.shape.slice(2), attrs),
-      );
+      const geo = geometry(x.shape, out.shape, w.shape.slice(2), attrs);
+      if (packedPathApplies(geo)) runPacked(x, w, out, geo, false);
+      else convForward(x.buffer, w.buffer, out.buffer, geo);
       return out;
     },
     // y = conv(x, w) is bilinear: dx = convᵀ(g, w) and dw = corr(x, g).
@@ -138,12 +156,10 @@ export const convRules: RuleTable<'conv2d' | 'conv_transpose2d' | 'conv2d_weight
       const C_in = w.shape[1] * attrs.groups;
       const out = Tensor.empty([y.shape[0], C_in, H, W], 'f32', 'conv_transpose2d');
       if (out.size === 0) return out;
-      convTranspose(
-        y.buffer,
-        w.buffer,
-        out.buffer,
-        geometry(out.shape, y.shape, w.shape.slice(2), attrs),
-      );
+      const geo = geometry(out.shape, y.shape, w.shape.slice(2), attrs);
+      const forward = transposeAsForward(geo);
+      if (forward) runPacked(y, w, out, forward, true);
+      else convTranspose(y.buffer, w.buffer, out.buffer, geo);
       return out;
     },
     // x = convᵀ(y, w) is bilinear: dy = conv(g, w) and dw = corr(g, y).

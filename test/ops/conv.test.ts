@@ -207,6 +207,13 @@ const cases: Case[] = [
     options: { stride: [1, 3], padding: [0, 2], dilation: [2, 1] },
   },
   {
+    name: '1x7 kernel, generic path',
+    x: [2, 3, 5, 12],
+    w: [5, 3, 1, 7],
+    bias: true,
+    options: { padding: [0, 3] },
+  },
+  {
     name: 'many workgroups',
     x: [4, 16, 14, 14],
     w: [32, 16, 3, 3],
