@@ -183,8 +183,7 @@ export const convRules: RuleTable<'conv2d' | 'conv_transpose2d' | 'conv2d_weight
       const chunks = weightGradChunks(geo);
       const partial = Tensor.empty([chunks, ...shape], 'f32', 'conv2d_weight_grad');
       convWeightGrad(x.buffer, y.buffer, partial.buffer, geo, chunks);
-      if (chunks === 1) return reshape(partial, shape);
-      const out = sum(partial, 0);
+      const out = chunks === 1 ? reshape(partial, shape) : sum(partial, 0);
       partial.dispose();
       return out;
     },

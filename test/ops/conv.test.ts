@@ -207,6 +207,13 @@ const cases: Case[] = [
     options: { stride: [1, 3], padding: [0, 2], dilation: [2, 1] },
   },
   {
+    name: '3x5 kernel, wide padding',
+    x: [2, 3, 6, 5],
+    w: [4, 3, 3, 5],
+    bias: false,
+    options: { padding: [1, 2] },
+  },
+  {
     name: '1x7 kernel, generic path',
     x: [2, 3, 5, 12],
     w: [5, 3, 1, 7],
