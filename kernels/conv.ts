@@ -154,7 +154,7 @@ function packedLayout(geo: ConvGeometry) {
   const cinG = geo.C_in / geo.groups;
   const coutG = geo.C_out / geo.groups;
   const WP = Math.max(Math.ceil(geo.OW / 8) * 8 + 4, Math.ceil((geo.W + geo.padding[1]) / 4) * 4);
-  const CP = Math.ceil(coutG / 4) * 4;
+  const CP = Math.ceil(coutG / 8) * 8;
   return { WP, CP, cinG, coutG };
 }
 
@@ -251,7 +251,7 @@ export function convForwardPacked(
     constants,
     workgroups: grid(Math.ceil(sizes.weight / WORKGROUP)),
   });
-  const total = geo.N * geo.groups * (CP / 4) * geo.OH * Math.ceil(geo.OW / 8);
+  const total = geo.N * geo.groups * (CP / 8) * geo.OH * Math.ceil(geo.OW / 8);
   packedKernel.dispatch({
     op,
     entry: 'conv_rows',
