@@ -60,7 +60,7 @@ function uniforms(geo: ConvGeometry, channelsPerGroup: number, innerBlocks: numb
   };
 }
 
-/** y = conv(x, w) into `out` [N, C_out, OH, OW]. */
+/** Writes y = conv(x, w) into `out` [N, C_out, OH, OW]. */
 export function convForward(
   x: GPUBuffer,
   w: GPUBuffer,
@@ -80,7 +80,7 @@ export function convForward(
   });
 }
 
-/** x = convᵀ(y, w), the adjoint of conv in x, into `out` [N, C_in, H, W]. */
+/** Writes x = convᵀ(y, w), the adjoint of conv in x, into `out` [N, C_in, H, W]. */
 export function convTranspose(
   y: GPUBuffer,
   w: GPUBuffer,
@@ -174,7 +174,7 @@ export function packedSizes(geo: ConvGeometry): PackedSizes {
 }
 
 /**
- * The geometry of the forward convolution that equals convTranspose at stride 1:
+ * Returns the geometry of the forward convolution that equals convTranspose at stride 1:
  * channels swap roles, the kernel is flipped and the padding becomes dilation * (k - 1) - padding.
  * Returns null where that is not a packed-path convolution.
  */
@@ -198,7 +198,7 @@ export function transposeAsForward(geo: ConvGeometry): ConvGeometry | null {
 }
 
 /**
- * y = conv(x, w) into `out` through the packed path, using `xp` and `wp` (of
+ * Writes y = conv(x, w) into `out` through the packed path, using `xp` and `wp` (of
  * packedSizes(geo) elements) for the repacked operands. With `flip`, w is the
  * weight of the transposed convolution that `geo` (from transposeAsForward) replaces.
  */

@@ -4,9 +4,10 @@
 //   conv_forward:     y = conv(x, w)                       (a = x, b = w, out = y)
 //   conv_transpose:   x = convᵀ(y, w), the adjoint in x    (a = y, b = w, out = x)
 //   conv_weight_grad: w = corr(x, y), the adjoint in w     (a = x, b = y, out = partial w per batch chunk)
-// Each invocation accumulates a register cblock of 4 channels x PB pixels (or taps) with
+// Each invocation accumulates a register block of 4 channels x PB pixels (or taps) with
 // no workgroup memory and no barriers. Reads outside the image use a clamped index
-// and are zeroed with select, so the inner loops have no branches.
+// and are zeroed with select, so the inner loops have no branches. Forward and
+// transposed convolutions at column stride 1 take the faster path in conv_packed.wgsl.
 
 struct Params {
   N: u32,
