@@ -10,6 +10,8 @@ const WORKGROUP = 64;
 const CHANNEL_BLOCK = 4;
 const PIXEL_BLOCK = 4;
 const TAP_BLOCK = 4;
+/** Output channels per weight-gradient invocation. */
+const WEIGHT_GRAD_CHANNELS = 8;
 
 /** Invocations the weight gradient aims for before it stops splitting the batch. */
 const WEIGHT_GRAD_INVOCATIONS = 4096;
@@ -111,7 +113,7 @@ export function weightGradChunks(geo: ConvGeometry): number {
 
 function weightGradInvocations(geo: ConvGeometry): number {
   const taps = (geo.C_in / geo.groups) * geo.KH * geo.KW;
-  const channelBlocks = Math.ceil(geo.C_out / geo.groups / CHANNEL_BLOCK);
+  const channelBlocks = Math.ceil(geo.C_out / geo.groups / WEIGHT_GRAD_CHANNELS);
   return channelBlocks * geo.groups * Math.ceil(taps / TAP_BLOCK);
 }
 
@@ -128,7 +130,10 @@ export function convWeightGrad(
   op = 'conv2d_weight_grad',
 ): void {
   const taps = (geo.C_in / geo.groups) * geo.KH * geo.KW;
-  const base = uniforms(geo, geo.C_out / geo.groups, Math.ceil(taps / TAP_BLOCK));
+  const base = {
+    ...uniforms(geo, geo.C_out / geo.groups, Math.ceil(taps / TAP_BLOCK)),
+    channel_blocks: Math.ceil(geo.C_out / geo.groups / WEIGHT_GRAD_CHANNELS),
+  };
   const total = chunks * weightGradInvocations(geo);
   kernel.dispatch({
     op,
