@@ -163,10 +163,18 @@ function packedLayout(geo: ConvGeometry) {
   return { WP, CP, cinG, coutG };
 }
 
-/** Returns whether convForwardPacked handles this geometry: column stride and dilation 1, at most 5 kernel columns. */
+/**
+ * Returns whether convForwardPacked handles this geometry: column stride and
+ * dilation 1, at most 5 kernel columns, and at least 4 output channels per group,
+ * because its 8-channel blocks waste most of their work on fewer.
+ */
 export function packedPathApplies(geo: ConvGeometry): boolean {
   return (
-    geo.stride[1] === 1 && geo.dilation[1] === 1 && geo.KW <= 5 && geo.padding.every((p) => p >= 0)
+    geo.stride[1] === 1 &&
+    geo.dilation[1] === 1 &&
+    geo.KW <= 5 &&
+    geo.C_out / geo.groups >= 4 &&
+    geo.padding.every((p) => p >= 0)
   );
 }
 
