@@ -451,3 +451,22 @@ describe('conv errors', () => {
     ).toThrow(/convTranspose2d: .* gives an output of size -1/);
   });
 });
+
+describe('conv net second order', () => {
+  it('conv, tanh, maxPool2d, conv', async () => {
+    // The shape of one MAML inner step: the Hessian-vector products go through both
+    // convolutions and the pooling gather, in every backward rule.
+    const x = upload(randomArray(2 * 2 * 6 * 6, 401), [2, 2, 6, 6]);
+    const w1 = upload(randomArray(4 * 2 * 3 * 3, 402), [4, 2, 3, 3], true);
+    const b1 = upload(randomArray(4, 403), [4], true);
+    const w2 = upload(randomArray(3 * 4 * 3 * 3, 404), [3, 4, 3, 3], true);
+    const net = (a: mg.Tensor, b: mg.Tensor, c: mg.Tensor) => {
+      const hidden = mg.tanh(mg.conv2d(x, a, b, { padding: 1 }));
+      return mg.conv2d(mg.maxPool2d(hidden, { kernelSize: 2 }), c, undefined, { padding: 1 });
+    };
+    // A small step keeps every pooling window's argmax fixed.
+    const tol = { atol: 3e-2, rtol: 3e-2, eps: 1e-3 };
+    expect(await mg.gradcheck(net, [w1, b1, w2], tol)).toBe(true);
+    expect(await mg.gradgradcheck(net, [w1, b1, w2], tol)).toBe(true);
+  });
+});
