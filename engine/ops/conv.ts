@@ -6,7 +6,11 @@
 import {
   convForward,
   convTranspose,
+  convForwardPacked,
   convWeightGrad,
+  packedPathApplies,
+  packedSizes,
+  transposeAsForward,
   weightGradChunks,
   type ConvGeometry,
 } from '../../kernels/conv';
@@ -43,7 +47,7 @@ function transposeOutputSize(size: number, k: number, s: number, p: number, d: n
   return (size - 1) * s - 2 * p + d * (k - 1) + op + 1;
 }
 
-/** The convolution geometry of x [N, C_in, H, W], a weight of `kernelSize` and y [N, C_out, OH, OW]. */
+/** Returns the convolution geometry of x [N, C_in, H, W], a weight of `kernelSize` and y [N, C_out, OH, OW]. */
 function geometry(
   xShape: readonly number[],
   yShape: readonly number[],
@@ -62,7 +66,7 @@ function geometry(
   };
 }
 
-/** The output padding that makes the transposed convolution of y recover x's size. */
+/** Returns the output padding that makes the transposed convolution of y recover x's size. */
 function recoveringPadding(x: Tensor, y: Tensor, kernelSize: readonly number[], attrs: ConvAttrs) {
   return [0, 1].map(
     (axis) =>
@@ -76,6 +80,23 @@ function recoveringPadding(x: Tensor, y: Tensor, kernelSize: readonly number[], 
         0,
       ),
   ) as Pair;
+}
+
+/** Runs the packed fast path of conv.wgsl with temporary repacked operands. */
+function runPacked(x: Tensor, w: Tensor, out: Tensor, geo: ConvGeometry, flip: boolean): void {
+  const sizes = packedSizes(geo);
+  const xp = Tensor.empty([sizes.input], 'f32', 'conv2d packed input');
+  const wp = Tensor.empty([sizes.weight], 'f32', 'conv2d packed weight');
+  const op = flip ? 'conv_transpose2d' : 'conv2d';
+  convForwardPacked(
+    { x: x.buffer, w: w.buffer, xp: xp.buffer, wp: wp.buffer, out: out.buffer },
+    geo,
+    flip,
+    op,
+  );
+  // Later dispatches that reuse these buffers run after this one.
+  xp.dispose();
+  wp.dispose();
 }
 
 function pickConv(attrs: ConvAttrs): ConvAttrs {
@@ -97,12 +118,9 @@ export const convRules: RuleTable<'conv2d' | 'conv_transpose2d' | 'conv2d_weight
       );
       const out = Tensor.empty([x.shape[0], w.shape[0], OH, OW], 'f32', 'conv2d');
       if (out.size === 0) return out;
-      convForward(
-        x.buffer,
-        w.buffer,
-        out.buffer,
-        geometry(x.shape, out.shape, w.shape.slice(2), attrs),
-      );
+      const geo = geometry(x.shape, out.shape, w.shape.slice(2), attrs);
+      if (packedPathApplies(geo)) runPacked(x, w, out, geo, false);
+      else convForward(x.buffer, w.buffer, out.buffer, geo);
       return out;
     },
     // y = conv(x, w) is bilinear: dx = convᵀ(g, w) and dw = corr(x, g).
@@ -121,8 +139,8 @@ export const convRules: RuleTable<'conv2d' | 'conv_transpose2d' | 'conv2d_weight
     },
   },
 
-  // Inputs y [N, C_out, OH, OW] and w [C_out, C_in / groups, KH, KW] in the geometry of the
-  // convolution it is the adjoint of; the output is x-shaped.
+  // Inputs are y [N, C_out, OH, OW] and w [C_out, C_in / groups, KH, KW] of the convolution
+  // whose adjoint this is. The output is x-shaped.
   conv_transpose2d: {
     forward([y, w], attrs) {
       const [H, W] = [0, 1].map((axis) =>
@@ -138,12 +156,10 @@ export const convRules: RuleTable<'conv2d' | 'conv_transpose2d' | 'conv2d_weight
       const C_in = w.shape[1] * attrs.groups;
       const out = Tensor.empty([y.shape[0], C_in, H, W], 'f32', 'conv_transpose2d');
       if (out.size === 0) return out;
-      convTranspose(
-        y.buffer,
-        w.buffer,
-        out.buffer,
-        geometry(out.shape, y.shape, w.shape.slice(2), attrs),
-      );
+      const geo = geometry(out.shape, y.shape, w.shape.slice(2), attrs);
+      const forward = transposeAsForward(geo);
+      if (forward) runPacked(y, w, out, forward, true);
+      else convTranspose(y.buffer, w.buffer, out.buffer, geo);
       return out;
     },
     // x = convᵀ(y, w) is bilinear: dy = conv(g, w) and dw = corr(g, y).
@@ -157,7 +173,7 @@ export const convRules: RuleTable<'conv2d' | 'conv_transpose2d' | 'conv2d_weight
     },
   },
 
-  // Inputs x [N, C_in, H, W] and y [N, C_out, OH, OW]; the output is weight-shaped.
+  // Inputs are x [N, C_in, H, W] and y [N, C_out, OH, OW]. The output is weight-shaped.
   conv2d_weight_grad: {
     forward([x, y], attrs) {
       const [KH, KW] = attrs.kernelSize;
@@ -167,8 +183,7 @@ export const convRules: RuleTable<'conv2d' | 'conv_transpose2d' | 'conv2d_weight
       const chunks = weightGradChunks(geo);
       const partial = Tensor.empty([chunks, ...shape], 'f32', 'conv2d_weight_grad');
       convWeightGrad(x.buffer, y.buffer, partial.buffer, geo, chunks);
-      if (chunks === 1) return reshape(partial, shape);
-      const out = sum(partial, 0);
+      const out = chunks === 1 ? reshape(partial, shape) : sum(partial, 0);
       partial.dispose();
       return out;
     },
@@ -334,7 +349,7 @@ export function convTranspose2d(
 }
 
 /**
- * The gradient of sum(conv2d(x, w) * g) with respect to w: a correlation of x
+ * Returns the gradient of sum(conv2d(x, w) * g) with respect to w: a correlation of x
  * [N, C_in, H, W] with g [N, C_out, OH, OW], returning [C_out, C_in / groups, kH, kW].
  */
 export function conv2dWeightGrad(
