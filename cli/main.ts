@@ -299,7 +299,7 @@ export function program(): Command {
       'The default demo: second-order MAML on sinusoids against a jointly pretrained baseline, with a figure.',
     )
     .option('--out <dir>', 'folder for the figure and numbers', 'runs/start')
-    .option('--iterations <t>', 'meta-updates', '1500')
+    .option('--iterations <t>', 'meta-updates', '600')
     .action(async (flags: { out: string; iterations: string }) => {
       await mg.init();
       await runStart({

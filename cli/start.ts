@@ -99,6 +99,8 @@ export async function runStart(options: StartOptions): Promise<void> {
       return [meta.loss.detach(), baselineLoss.detach()];
     });
     for (const task of tasks) for (const t of Object.values(task)) t.dispose();
+    // Dawn in Node needs the event loop to turn while work is queued.
+    await mg.yieldEventLoop();
     if (iteration % 50 === 0 || iteration === options.iterations - 1) {
       const [a, b] = await Promise.all(losses.map((t) => t.item()));
       bar.update(iteration + 1, { maml: a.toFixed(3), baseline: b.toFixed(3) });

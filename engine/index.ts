@@ -19,7 +19,7 @@ export {
 } from './autograd';
 export { tidy, keep, memory, resetPeakMemory, emptyCache, type MemoryInfo } from './memory';
 export { init, adapterDescription } from '../kernels/gpu';
-export { flush, sync, dispatchCount } from '../kernels/runtime';
+export { flush, sync, dispatchCount, yieldEventLoop } from '../kernels/runtime';
 export type { Primitive } from './ops/primitives';
 export { gradcheck, gradgradcheck, type GradcheckOptions } from './gradcheck';
 

@@ -113,13 +113,27 @@ export class MamlLearner implements MetaLearner {
         ? multiStepWeights(this.config.innerSteps, iteration, this.config.mslAnnealIterations)
         : undefined;
 
-    const { loss, predictions } = mg.tidy(() => {
-      const result = this.maml.metaLoss(tasks, { secondOrder, stepWeights });
-      result.loss.backward();
+    // One task at a time: each task's share of the meta-loss is differentiated and
+    // accumulated into .grad, so only one task's graph is alive at once, and the
+    // event loop turns between tasks (Dawn needs it to, see yieldEventLoop).
+    const losses: Tensor[] = [];
+    const predictions: Tensor[] = [];
+    for (const task of tasks) {
+      const result = mg.tidy(() => {
+        const { loss, prediction } = this.maml.taskLoss(task, { secondOrder, stepWeights });
+        mg.mul(loss, 1 / tasks.length).backward();
+        return { loss: loss.detach(), prediction: prediction.detach() };
+      });
+      losses.push(result.loss);
+      predictions.push(result.prediction);
+      await mg.yieldEventLoop();
+    }
+    mg.tidy(() => {
       this.optimizer.step();
       this.optimizer.zeroGrad();
-      return { loss: result.loss.detach(), predictions: result.predictions.map((p) => p.detach()) };
     });
+    const loss = mg.tidy(() => mg.mul(mg.stack(losses).sum(), 1 / tasks.length));
+    for (const t of losses) t.dispose();
     this.scheduler?.step();
 
     const value = await loss.item();
@@ -219,32 +233,32 @@ export class ReptileLearner implements MetaLearner {
   }
 
   async trainStep(tasks: Task[]): Promise<StepResult> {
-    const losses = mg.tidy(() => {
-      const names = [...this.model.params.keys()];
-      const sums = new Map<string, Tensor>();
-      const values: Tensor[] = [];
-      for (const task of tasks) {
+    const names = [...this.model.params.keys()];
+    const losses: Tensor[] = [];
+    for (const task of tasks) {
+      // Accumulate (θ - φ_task) / tasks into .grad, one task's graph at a time.
+      const loss = mg.tidy(() => {
         const adapted = this.adapt(task, this.config.innerSteps);
-        values.push(
-          mg.noGrad(() => lossFor(this.kind)(this.model.apply(adapted, task.queryX), task.queryY)),
-        );
         for (const name of names) {
-          const difference = mg.sub(
-            this.model.params.get(name)!.detach(),
-            adapted.get(name)!.detach(),
+          const param = this.model.params.get(name)!;
+          const share = mg.mul(
+            mg.sub(param.detach(), adapted.get(name)!.detach()),
+            1 / tasks.length,
           );
-          const previous = sums.get(name);
-          sums.set(name, previous ? mg.add(previous, difference) : difference);
+          const total = param.grad ? mg.add(param.grad, share) : share;
+          param.grad?.dispose();
+          param.grad = mg.keep(total);
         }
-      }
-      for (const name of names) {
-        const param = this.model.params.get(name)!;
-        param.grad?.dispose();
-        param.grad = mg.keep(mg.mul(sums.get(name)!, 1 / tasks.length));
-      }
+        return mg
+          .noGrad(() => lossFor(this.kind)(this.model.apply(adapted, task.queryX), task.queryY))
+          .detach();
+      });
+      losses.push(loss);
+      await mg.yieldEventLoop();
+    }
+    mg.tidy(() => {
       this.optimizer.step();
       this.optimizer.zeroGrad();
-      return values;
     });
     const numbers = await Promise.all(losses.map((t) => t.item()));
     for (const t of losses) t.dispose();
