@@ -75,6 +75,11 @@ export function tensor(
         : Int32Array.from(values, (v) => {
             if (!Number.isInteger(v))
               throw new Error(`tensor(): value ${v} is not an integer, but dtype is i32.`);
+            if (v < -2147483648 || v > 2147483647) {
+              throw new Error(
+                `tensor(): value ${v} is outside the i32 range [-2147483648, 2147483647]; use dtype 'f32'.`,
+              );
+            }
             return v;
           });
     upload(out.buffer, typed);
@@ -198,6 +203,11 @@ export function rand(
 ): Tensor {
   const low = options.low ?? 0;
   const high = options.high ?? 1;
+  if (!(low <= high) || !Number.isFinite(low) || !Number.isFinite(high)) {
+    throw new Error(
+      `rand(): the range [${low}, ${high}) is invalid; low and high must be finite with low <= high.`,
+    );
+  }
   return filled(
     shape,
     'f32',
@@ -214,6 +224,8 @@ export function randn(
 ): Tensor {
   const mean = options.mean ?? 0;
   const std = options.std ?? 1;
+  if (!(std >= 0) || !Number.isFinite(std))
+    throw new Error(`randn(): std ${std} is invalid; it must be a finite number >= 0.`);
   return filled(
     shape,
     'f32',

@@ -29,13 +29,25 @@ fn is_nan(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
 }
 
+// x^y with WGSL's pow (undefined for x < 0) extended to integer exponents of a
+// negative base, and 0^0 = 1, as torch.pow computes them.
+fn power(x: f32, y: f32) -> f32 {
+  if (y == 0.0) { return 1.0; }
+  if (x < 0.0 && y == round(y)) {
+    let magnitude = pow(-x, y);
+    let odd = abs(y) < 16777216.0 && (i32(abs(y)) & 1) == 1;
+    return select(magnitude, -magnitude, odd);
+  }
+  return pow(x, y);
+}
+
 fn apply(x: f32, y: f32) -> f32 {
   switch OP {
     case 0u: { return x + y; }
     case 1u: { return x - y; }
     case 2u: { return x * y; }
     case 3u: { return x / y; }
-    case 4u: { return pow(x, y); }
+    case 4u: { return power(x, y); }
     // maximum and minimum propagate NaN, as torch.maximum does.
     case 5u: { return select(max(x, y), x + y, is_nan(x) || is_nan(y)); }
     case 6u: { return select(min(x, y), x + y, is_nan(x) || is_nan(y)); }

@@ -12,6 +12,11 @@ struct Params {
 
 override OP: u32 = 0u;
 
+// NaN test on the bits: compilers may fold `v != v` to false.
+fn is_nan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
 fn apply(v: f32) -> f32 {
   switch OP {
     case 0u: { return -v; }
@@ -19,7 +24,8 @@ fn apply(v: f32) -> f32 {
     case 2u: { return log(v); }
     case 3u: { return sqrt(v); }
     case 4u: { return abs(v); }
-    case 5u: { return max(v, 0.0); }
+    // relu keeps NaN, as PyTorch does; max(NaN, 0) is implementation-defined.
+    case 5u: { return select(max(v, 0.0), v, is_nan(v)); }
     // sigmoid; for v << 0, exp(-v) = inf gives 0 as it should.
     case 6u: { return 1.0 / (1.0 + exp(-v)); }
     // Clamped because some drivers compute tanh through exp and overflow to NaN.

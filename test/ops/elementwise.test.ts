@@ -250,3 +250,39 @@ describe('where', () => {
     expect(await mg.gradgradcheck(f, [a, b])).toBe(true);
   });
 });
+
+describe('values PyTorch keeps', () => {
+  it('relu keeps NaN', async () => {
+    expect(Array.from(await mg.relu(mg.tensor([NaN, -1, 2])).data())).toEqual([NaN, 0, 2]);
+  });
+
+  it('pow of a negative base with integer exponents', async () => {
+    const out = mg.pow(mg.tensor([-2, -2, 0, -3, 2]), mg.tensor([3, 2, 0, -1, 0.5]));
+    expectClose(await out.data(), [-8, 4, 1, -1 / 3, Math.SQRT2]);
+  });
+
+  it('sums a long row of 0.1 to f32 accuracy', async () => {
+    expect(
+      Math.abs((await mg.full([1_000_000], 0.1).sum().item()) - 100_000) / 100_000,
+    ).toBeLessThan(1e-5);
+    expect(
+      Math.abs((await mg.full([3, 400_000], 0.1).sum(1).data())[2] - 40_000) / 40_000,
+    ).toBeLessThan(1e-5);
+    expect(Math.abs((await mg.full([10_000_000], 0.1).mean().item()) - 0.1) / 0.1).toBeLessThan(
+      1e-5,
+    );
+  });
+});
+
+describe('creation checks', () => {
+  it('rejects values outside the i32 range', () => {
+    expect(() => mg.tensor([3e9], { dtype: 'i32' })).toThrow(/3000000000 is outside the i32 range/);
+  });
+
+  it('rejects a negative std and an empty range', () => {
+    expect(() => mg.randn([2], { std: -1 })).toThrow(/randn\(\): std -1 is invalid/);
+    expect(() => mg.rand([2], { low: 1, high: 0 })).toThrow(
+      /rand\(\): the range \[1, 0\) is invalid/,
+    );
+  });
+});
