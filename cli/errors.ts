@@ -15,7 +15,7 @@ export function parseNumber(
   if (
     value.trim() === '' ||
     !Number.isFinite(parsed) ||
-    (kind === 'integer' && !Number.isInteger(parsed))
+    (kind === 'integer' && !Number.isSafeInteger(parsed))
   ) {
     throw new UsageError(
       `${option} ${JSON.stringify(value)} is not ${kind === 'integer' ? 'an integer' : 'a number'}.`,

@@ -1,6 +1,6 @@
 // The `metagrad` command.
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
@@ -20,6 +20,7 @@ import {
   train,
   writeResult,
   type DatasetName,
+  type TrainOutcome,
   type TrainConfig,
 } from './train';
 import { runStart } from './start';
@@ -160,7 +161,13 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
 async function readConfig(runDir: string): Promise<TrainConfig> {
   const path = join(resolve(runDir), 'config.json');
   if (!existsSync(path)) throw new UsageError(`${runDir} is not a run folder: ${path} is missing.`);
-  return JSON.parse(await readFile(path, 'utf8')) as TrainConfig;
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as TrainConfig;
+  } catch (error) {
+    throw new UsageError(
+      `${path} is not valid JSON (${(error as Error).message}); the run folder is damaged.`,
+    );
+  }
 }
 
 export function program(): Command {
@@ -180,9 +187,10 @@ export function program(): Command {
       'folder to store the data in (default: $METAGRAD_DATA or ~/.cache/metagrad)',
     )
     .option('--base-url <url>', 'where the release files are served from')
-    .action(async (flags: { dataDir?: string; baseUrl?: string }) => {
+    .option('--force', 'download again even when a file of the same name is present')
+    .action(async (flags: { dataDir?: string; baseUrl?: string; force?: boolean }) => {
       const dir = resolveDataDir(flags.dataDir);
-      for (const file of omniglotFiles(flags.baseUrl)) {
+      for (const file of omniglotFiles(checkBaseUrl(flags.baseUrl))) {
         const bar = new SingleBar(
           {
             format: `  ${file.name} [{bar}] {percentage}% | {value}/{total} bytes`,
@@ -190,16 +198,24 @@ export function program(): Command {
           },
           Presets.shades_classic,
         );
-        const result = await downloadFile(file, dir, {
-          start: (_name, total) => bar.start(total ?? 0, 0),
-          update: (received) => bar.update(received),
-          stop: () => bar.stop(),
-        });
-        console.log(
-          result === 'present'
-            ? `${file.name}: already in ${dir}, skipped`
-            : `${file.name}: downloaded to ${dir}, MD5 ok`,
+        const result = await downloadFile(
+          file,
+          dir,
+          {
+            start: (_name, total) => bar.start(total ?? 0, 0),
+            update: (received) => bar.update(received),
+            stop: () => bar.stop(),
+          },
+          { force: flags.force },
         );
+        const messages: Record<typeof result, string> = {
+          downloaded: `${file.name}: downloaded to ${dir}, MD5 ok`,
+          present: `${file.name}: already in ${dir} with the release's MD5, skipped`,
+          'present-modified':
+            `${file.name}: already in ${dir} but its MD5 differs from the release's; kept it ` +
+            '(local files are read without checks). Pass --force to download the release file again.',
+        };
+        console.log(messages[result]);
       }
     });
 
@@ -249,9 +265,19 @@ export function program(): Command {
       ).hideHelp(),
     )
     .option('--no-progress', 'print no progress bar')
-    .action(async (algorithm: string, flags: TrainFlags) => {
+    .action(async (algorithm: string, flags: TrainFlags, command: Command) => {
       await mg.init();
       if (flags.resume) {
+        // A resumed run keeps the settings saved in its config.json.
+        const given = command.options
+          .filter((option) => command.getOptionValueSource(option.attributeName()) === 'cli')
+          .map((option) => option.long!)
+          .filter((name) => !['--resume', '--no-progress', '--stop-after'].includes(name));
+        if (given.length > 0) {
+          throw new UsageError(
+            `--resume continues a run with the settings in ${join(flags.resume, 'config.json')}; leave out ${given.join(', ')}.`,
+          );
+        }
         const config = await readConfig(flags.resume);
         if (config.algorithm !== algorithm) {
           throw new UsageError(
@@ -259,14 +285,23 @@ export function program(): Command {
           );
         }
         config.out = resolve(flags.resume);
-        await train(config, {
+        outcome = await train(config, {
           resume: true,
           progress: flags.progress,
           stopAfter: stopAfter(flags),
         });
         return;
       }
-      await train(buildConfig(algorithm, flags), {
+      const config = buildConfig(algorithm, flags);
+      if (existsSync(config.out) && !statSync(config.out).isDirectory()) {
+        throw new UsageError(`--out ${config.out} is a file; give a folder for the run.`);
+      }
+      if (existsSync(join(config.out, 'config.json'))) {
+        throw new UsageError(
+          `--out ${config.out} already holds a run; continue it with \`metagrad train ${config.algorithm} --resume ${config.out}\`, or choose another --out.`,
+        );
+      }
+      outcome = await train(config, {
         resume: false,
         progress: flags.progress,
         stopAfter: stopAfter(flags),
@@ -301,6 +336,10 @@ export function program(): Command {
     .option('--out <dir>', 'folder for the figure and numbers', 'runs/start')
     .option('--iterations <t>', 'meta-updates', '600')
     .action(async (flags: { out: string; iterations: string }) => {
+      const out = resolve(flags.out);
+      if (existsSync(out) && !statSync(out).isDirectory()) {
+        throw new UsageError(`--out ${out} is a file; give a folder for the figure and numbers.`);
+      }
       await mg.init();
       await runStart({
         out: resolve(flags.out),
@@ -311,6 +350,24 @@ export function program(): Command {
   return cli;
 }
 
+function checkBaseUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(
+      `--base-url ${JSON.stringify(value)} is not a URL; give one such as https://host/path.`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(
+      `--base-url ${value} uses ${url.protocol}; only http: and https: are supported.`,
+    );
+  }
+  return value.replace(/\/+$/, '');
+}
+
 function stopAfter(flags: TrainFlags): number | undefined {
   return flags.stopAfter === undefined
     ? undefined
@@ -318,10 +375,13 @@ function stopAfter(flags: TrainFlags): number | undefined {
 }
 
 /** Runs the command line; returns the exit code. */
+// The outcome of a `train` command, for the exit code: 130 after Ctrl-C, as shells expect.
+let outcome: TrainOutcome = 'finished';
+
 export async function main(argv: string[]): Promise<number> {
   try {
     await program().parseAsync(argv, { from: 'user' });
-    return 0;
+    return outcome === 'interrupted' ? 130 : 0;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Commander has printed its message; help and version are not errors.

@@ -62,7 +62,7 @@ export async function runStart(options: StartOptions): Promise<void> {
   const baselineOptimizer = new Adam(baselineNet.parameters(), { lr: 0.001 });
 
   console.log(
-    `Meta-training second-order MAML on sinusoids: ${options.iterations} meta-updates of ${metaBatch} tasks, K = ${shots}, on ${mg.adapterDescription() || 'the WebGPU adapter'}.`,
+    `Meta-training second-order MAML on sinusoids: ${options.iterations} meta-update${options.iterations === 1 ? '' : 's'} of ${metaBatch} tasks, K = ${shots}, on ${mg.adapterDescription() || 'the WebGPU adapter'}.`,
   );
   const bar = new SingleBar(
     {
@@ -148,7 +148,12 @@ export async function runStart(options: StartOptions): Promise<void> {
         if (result.curve) {
           const values = await result.curve.data();
           GRID.forEach((x, j) =>
-            curves.push({ task: t + 1, x, y: values[j], series: `${name}, ${stepsList[i]} steps` }),
+            curves.push({
+              task: t + 1,
+              x,
+              y: values[j],
+              series: `${name}, ${stepsList[i]} step${stepsList[i] === 1 ? '' : 's'}`,
+            }),
           );
         }
         result.query.dispose();

@@ -19,6 +19,7 @@ import type { ParamMap } from '../algorithms/meta/functional';
 import type { MetaLearner } from '../algorithms/meta/learner';
 import { createLearner, type MetaAlgorithm } from '../algorithms/meta/learners';
 import { Rng } from '../data/rng';
+import { UsageError } from './errors';
 import { curvesSpec, renderSvg, type CurvePoint } from './plot';
 import { disposeTask, omniglotSource, sineSource, type TaskSource } from './tasks';
 import { buildModel } from './models';
@@ -156,10 +157,11 @@ export async function loadCheckpoint(
   withOptimizer: boolean,
 ): Promise<RunState> {
   const path = join(dir, `${prefix}.safetensors`);
-  if (!existsSync(path))
-    throw new Error(
-      `No checkpoint ${path}; the run saved none yet, so start it again without --resume.`,
+  if (!existsSync(path)) {
+    throw new UsageError(
+      `No checkpoint ${path}: the run has not saved one yet (the first comes after --log-interval iterations); start the run again.`,
     );
+  }
   const { tensors } = await loadSafetensors(path);
   const onDevice: ParamMap = new Map();
   for (const [name, stored] of tensors) {
@@ -226,16 +228,21 @@ export interface TrainOptions {
 }
 
 /** Runs (or resumes) a training run and writes every output into config.out. */
-export async function train(config: TrainConfig, options: TrainOptions): Promise<void> {
+/** 'interrupted': stopped by SIGINT (Ctrl-C) after saving a resumable checkpoint. */
+export type TrainOutcome = 'finished' | 'stopped' | 'interrupted';
+
+export async function train(config: TrainConfig, options: TrainOptions): Promise<TrainOutcome> {
   const log = options.log ?? ((line: string) => console.log(line));
   const out = resolve(config.out);
-  await mkdir(out, { recursive: true });
-  if (!options.resume) await writeFile(join(out, 'config.json'), JSON.stringify(config, null, 2));
 
   mg.manualSeed(config.seed);
   const source = await makeSource(config, log);
   const { learner } = learnerFor(config, source);
   const score = scoreName(source);
+
+  // The run folder is made only once the data and the model accept the settings.
+  await mkdir(out, { recursive: true });
+  if (!options.resume) await writeFile(join(out, 'config.json'), JSON.stringify(config, null, 2));
 
   let state: RunState = {
     iteration: 0,
@@ -273,7 +280,13 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
     options.stopAfter === undefined
       ? config.iterations
       : Math.min(config.iterations, state.iteration + options.stopAfter);
-  while (state.iteration < stopAt) {
+  // Ctrl-C finishes the iteration in progress and saves a resumable checkpoint.
+  let interrupted = false;
+  const onInterrupt = () => {
+    interrupted = true;
+  };
+  process.once('SIGINT', onInterrupt);
+  while (state.iteration < stopAt && !interrupted) {
     const tasks = source.sampleTrain(rng, config.metaBatch);
     const step = await learner.trainStep(tasks, state.iteration);
     for (const task of tasks) disposeTask(task);
@@ -318,17 +331,27 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
       bar?.update(state.iteration);
     }
   }
+  process.off('SIGINT', onInterrupt);
   bar?.stop();
+  if (interrupted) {
+    state.rng = rng.getState();
+    state.engineRng = mg.getRngState();
+    await saveCheckpoint(out, 'last', learner, state);
+  }
   await writeCurves(out, `${config.algorithm} on ${config.dataset}`);
   if (state.iteration < config.iterations) {
-    log(`Stopped at iteration ${state.iteration}; continue with --resume ${out}`);
-    return;
+    const resume = `metagrad train ${config.algorithm} --resume ${out}`;
+    log(
+      `${interrupted ? 'Interrupted' : 'Stopped'} at iteration ${state.iteration} of ${config.iterations}, with a checkpoint; continue with \`${resume}\``,
+    );
+    return interrupted ? 'interrupted' : 'stopped';
   }
 
   await loadCheckpoint(out, 'model', learner, false);
   const test = await evaluateTasks(learner, source, 'test', config.testEpisodes, config.seed);
   await writeResult(out, config, source, test, state.best);
   log(formatResult(source, test, config));
+  return 'finished';
 }
 
 function mean(values: number[]): number {

@@ -3,8 +3,8 @@
 // corrupt download never leaves a file under the final name.
 
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface RemoteFile {
@@ -37,17 +37,36 @@ export interface DownloadProgress {
   stop(): void;
 }
 
-export type DownloadResult = 'downloaded' | 'present';
+/**
+ * 'present': the file was already there with the release's MD5.
+ * 'present-modified': a file of that name was there with another MD5 and was kept.
+ */
+export type DownloadResult = 'downloaded' | 'present' | 'present-modified';
 
-/** Downloads `file` into `dir` unless a file of that name is already there. */
+async function md5Of(path: string): Promise<string> {
+  const hash = createHash('md5');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Downloads `file` into `dir` unless a file of that name is already there (or
+ * `force` is set). Partial downloads left by an interrupted earlier run are deleted.
+ */
 export async function downloadFile(
   file: RemoteFile,
   dir: string,
   progress?: DownloadProgress,
+  options: { force?: boolean } = {},
 ): Promise<DownloadResult> {
   const target = join(dir, file.name);
-  if (existsSync(target)) return 'present';
   await mkdir(dir, { recursive: true });
+  for (const name of await readdir(dir)) {
+    if (name.startsWith(`${file.name}.part-`)) await rm(join(dir, name), { force: true });
+  }
+  if (existsSync(target) && !options.force) {
+    return (await md5Of(target)) === file.md5 ? 'present' : 'present-modified';
+  }
 
   const temporary = `${target}.part-${process.pid}`;
   try {

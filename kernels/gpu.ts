@@ -44,10 +44,9 @@ async function acquire(): Promise<GPUDevice> {
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new Error(NO_ADAPTER_HELP);
 
+  // Drivers fill these fields unevenly; the description, where present, names the device best.
   const info = adapter.info;
-  adapterName = [info?.vendor, info?.architecture, info?.device, info?.description]
-    .filter((part) => part)
-    .join(' ');
+  adapterName = info?.description || [info?.vendor, info?.device].filter((part) => part).join(' ');
 
   // Ask for the adapter's own maxima where the defaults are small for tensors.
   const limits = adapter.limits;

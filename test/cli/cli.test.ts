@@ -22,8 +22,9 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
+// Runs from the temporary folder, so a default --out never lands in the repository.
 function run(args: string[]) {
-  return spawnSync('node', [cli, ...args], { encoding: 'utf8' });
+  return spawnSync('node', [cli, ...args], { encoding: 'utf8', cwd: work });
 }
 
 async function readLines(path: string): Promise<Record<string, number>[]> {
@@ -112,6 +113,76 @@ describe('metagrad train and eval', () => {
   });
 });
 
+describe('metagrad run folders', () => {
+  it('stops cleanly on Ctrl-C and refuses to overwrite or reconfigure a run', async () => {
+    const out = join(work, 'interrupted');
+    const args = [
+      'train',
+      'fomaml',
+      '--dataset',
+      'sine',
+      '--iterations',
+      '100000',
+      '--meta-batch',
+      '2',
+      '--log-interval',
+      '5',
+      '--eval-interval',
+      '50',
+      '--val-episodes',
+      '2',
+      '--out',
+      out,
+      '--no-progress',
+    ];
+    const child = spawn('node', [cli, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setInterval(() => {
+        if (existsSync(join(out, 'last.state.json'))) {
+          clearInterval(timer);
+          child.kill('SIGINT');
+        }
+      }, 100);
+      child.on('exit', (exitCode) => {
+        clearInterval(timer);
+        resolve(exitCode);
+      });
+    });
+    expect(code).toBe(130);
+    expect(stdout).toMatch(
+      /Interrupted at iteration (\d+) of 100000, with a checkpoint; continue with `metagrad train fomaml --resume /,
+    );
+    const stoppedAt = Number(/Interrupted at iteration (\d+)/.exec(stdout)![1]);
+    const state = JSON.parse(await readFile(join(out, 'last.state.json'), 'utf8')) as {
+      iteration: number;
+    };
+    expect(state.iteration).toBe(stoppedAt);
+
+    const again = run(args);
+    expect(again.status).toBe(2);
+    expect(again.stderr).toMatch(
+      /already holds a run; continue it with `metagrad train fomaml --resume/,
+    );
+
+    const reconfigured = run([
+      'train',
+      'fomaml',
+      '--resume',
+      out,
+      '--iterations',
+      '8',
+      '--hidden',
+      '16',
+    ]);
+    expect(reconfigured.status).toBe(2);
+    expect(reconfigured.stderr).toMatch(
+      /--resume continues a run with the settings in .*config.json; leave out --iterations, --hidden/,
+    );
+  });
+});
+
 describe('metagrad input errors', () => {
   const cases: [string, string[], RegExp][] = [
     [
@@ -159,6 +230,21 @@ describe('metagrad input errors', () => {
       'resume of a missing run',
       ['train', 'maml', '--resume', '/nonexistent/run'],
       /is not a run folder/,
+    ],
+    [
+      'unsafe integer',
+      ['train', 'maml', '--iterations', '1e99'],
+      /--iterations "1e99" is not an integer/,
+    ],
+    [
+      'invalid base URL',
+      ['data', 'omniglot', '--base-url', 'notaurl'],
+      /--base-url "notaurl" is not a URL/,
+    ],
+    [
+      'non-HTTP base URL',
+      ['data', 'omniglot', '--base-url', 'ftp://127.0.0.1/x'],
+      /uses ftp:; only http: and https: are supported/,
     ],
   ];
   for (const [name, args, message] of cases) {

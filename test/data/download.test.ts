@@ -85,9 +85,19 @@ describe('downloadFile', () => {
     expect(existsSync(join(dir, 'd.zip'))).toBe(false);
   });
 
-  it('does not overwrite a present file even when it differs', async () => {
+  it('keeps a present file that differs, and replaces it when forced', async () => {
     await writeFile(join(dir, 'e.zip'), 'local copy');
-    expect(await downloadFile(file('e.zip', 'good.zip'), dir)).toBe('present');
+    expect(await downloadFile(file('e.zip', 'good.zip'), dir)).toBe('present-modified');
     expect(await readFile(join(dir, 'e.zip'), 'utf8')).toBe('local copy');
+    expect(await downloadFile(file('e.zip', 'good.zip'), dir, undefined, { force: true })).toBe(
+      'downloaded',
+    );
+    expect(new Uint8Array(await readFile(join(dir, 'e.zip')))).toEqual(good);
+  });
+
+  it('deletes partial files left by an interrupted run', async () => {
+    await writeFile(join(dir, 'f.zip.part-12345'), 'half');
+    expect(await downloadFile(file('f.zip', 'good.zip'), dir)).toBe('downloaded');
+    expect((await readdir(dir)).filter((name) => name.startsWith('f.zip.part'))).toEqual([]);
   });
 });
