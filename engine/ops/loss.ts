@@ -4,7 +4,7 @@
 import { formatShape, numel, sameShape } from '../shape';
 import type { Tensor } from '../tensor';
 import { tensor } from './creation';
-import { add, mul, neg, square, sub } from './elementwise';
+import { add, div, mul, neg, square, sub } from './elementwise';
 import { mean, sum } from './reduce';
 import { permute, unsqueeze } from './shape';
 import { logSoftmax, oneHot } from './softmax';
@@ -78,22 +78,31 @@ function classTargets(input: Tensor, labels: Tensor): Tensor {
 }
 
 /**
+ * Divides each element's loss by 1 where its label is in [0, C) and by 0 where it
+ * is not, so an invalid label makes the loss NaN or infinite instead of a silent
+ * 0. PyTorch raises there; raising here would need a read back to the host.
+ */
+function poisonInvalid(losses: Tensor, oneHotTargets: Tensor): Tensor {
+  return div(losses, sum(oneHotTargets, 1));
+}
+
+/**
  * Negative log-likelihood: -logProbs[n, labels[n], ...], for log-probabilities
- * [N, C] or [N, C, d1, ...] and i32 labels [N] or [N, d1, ...].
- * NOTE: a label outside [0, C) contributes a loss of 0 instead of raising,
- * because checking it would need a read back to the host.
+ * [N, C] or [N, C, d1, ...] and i32 labels [N] or [N, d1, ...]. A label outside
+ * [0, C) makes the loss NaN.
  */
 export function nllLoss(logProbs: Tensor, labels: Tensor, options: LossOptions = {}): Tensor {
   checkLabels('nllLoss', logProbs, labels);
-  const picked = neg(sum(mul(classTargets(logProbs, labels), logProbs), 1));
-  return reduce('nllLoss', picked, options.reduction);
+  const targets = classTargets(logProbs, labels);
+  const picked = neg(sum(mul(targets, logProbs), 1));
+  return reduce('nllLoss', poisonInvalid(picked, targets), options.reduction);
 }
 
 /**
  * Cross-entropy of logits [N, C] or [N, C, d1, ...] against i32 class labels
  * [N] or [N, d1, ...], as torch.nn.functional.cross_entropy. With label
- * smoothing e the target is (1 - e) onehot + e / C. Labels outside [0, C) are
- * not detected, as in nllLoss.
+ * smoothing e the target is (1 - e) onehot + e / C. A label outside [0, C)
+ * makes the loss NaN or infinite, as in nllLoss.
  */
 export function crossEntropy(
   logits: Tensor,
@@ -106,10 +115,13 @@ export function crossEntropy(
     throw new Error(`crossEntropy: labelSmoothing must be in [0, 1], got ${smoothing}.`);
   }
   const logProbs = logSoftmax(logits, 1);
-  let targets = classTargets(logits, labels);
-  if (smoothing > 0) targets = add(mul(targets, 1 - smoothing), smoothing / logits.shape[1]);
+  const oneHotTargets = classTargets(logits, labels);
+  const targets =
+    smoothing > 0
+      ? add(mul(oneHotTargets, 1 - smoothing), smoothing / logits.shape[1])
+      : oneHotTargets;
   const losses = neg(sum(mul(targets, logProbs), 1));
-  return reduce('crossEntropy', losses, options.reduction);
+  return reduce('crossEntropy', poisonInvalid(losses, oneHotTargets), options.reduction);
 }
 
 function checkSameShape(op: string, input: Tensor, target: Tensor): void {

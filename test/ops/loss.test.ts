@@ -143,13 +143,15 @@ describe('nllLoss', () => {
     );
   });
 
-  it('gives 0 for an out-of-range label', async () => {
+  it('gives NaN for an out-of-range label', async () => {
     const logProbs = mg.tensor([
       [-1, -2],
       [-3, -4],
     ]);
     const labels = mg.tensor(Int32Array.from([1, 5]));
-    expectClose(await mg.nllLoss(logProbs, labels, { reduction: 'none' }).data(), [2, 0]);
+    const losses = await mg.nllLoss(logProbs, labels, { reduction: 'none' }).data();
+    expect(losses[0]).toBeCloseTo(2, 5);
+    expect(losses[1]).toBeNaN();
   });
 
   it('gradcheck w.r.t. log-probabilities and rejects f32 labels', async () => {
@@ -269,5 +271,27 @@ describe('binaryCrossEntropyWithLogits', () => {
     expect(() => mg.binaryCrossEntropyWithLogits(x, mg.zeros([3]))).toThrow(
       /binaryCrossEntropyWithLogits: the input has shape \[2, 3\] but the target has shape \[3\]/,
     );
+  });
+});
+
+describe('labels outside [0, C)', () => {
+  it('make crossEntropy and nllLoss NaN or infinite instead of a silent value', async () => {
+    const logits = mg.tensor([
+      [0.5, 1, -1],
+      [2, 0, 0.3],
+    ]);
+    for (const bad of [7, -1]) {
+      const labels = mg.tensor(Int32Array.from([0, bad]));
+      expect(Number.isFinite(await mg.crossEntropy(logits, labels).item()), `label ${bad}`).toBe(
+        false,
+      );
+      expect(
+        Number.isFinite(await mg.crossEntropy(logits, labels, { labelSmoothing: 0.1 }).item()),
+      ).toBe(false);
+      expect(Number.isFinite(await mg.nllLoss(logits.logSoftmax(1), labels).item())).toBe(false);
+      const each = await mg.crossEntropy(logits, labels, { reduction: 'none' }).data();
+      expect(Number.isFinite(each[0])).toBe(true);
+      expect(Number.isFinite(each[1])).toBe(false);
+    }
   });
 });
