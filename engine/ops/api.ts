@@ -5,3 +5,6 @@ export * from './elementwise';
 export * from './reduce';
 export * from './shape';
 export * from './matmul';
+// conv-pool family
+export * from './conv';
+export * from './pool';

@@ -58,4 +58,37 @@ export interface Primitives {
   matmul: { transA: boolean; transB: boolean };
 }
 
+// conv-pool family: convolution and pooling (conv.ts, pool.ts)
+export interface ConvAttrs {
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  groups: number;
+}
+
+export interface PoolAttrs {
+  kernelSize: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+}
+
+// A second declaration of Primitives, merged with the first by TypeScript.
+export interface Primitives {
+  conv2d: ConvAttrs;
+  /** Adjoint of conv2d in its input; inputs y and w in conv2d's geometry. */
+  conv_transpose2d: ConvAttrs & { outputPadding: [number, number] };
+  /** Adjoint of conv2d in its weight; inputs x and y. */
+  conv2d_weight_grad: ConvAttrs & { kernelSize: [number, number] };
+  /** i32 index (h * W + w) of each window's first maximum; not differentiable. */
+  max_pool2d_argmax: PoolAttrs;
+  /** out[n, c, o] = x[n, c, index[n, c, o]]; inputs x and the i32 index. */
+  pool_gather: PoolAttrs;
+  /** Adjoint of pool_gather: sums g into the positions the index names. */
+  pool_scatter: PoolAttrs & { inputSize: [number, number] };
+  avg_pool2d: PoolAttrs & { countIncludePad: boolean };
+  /** Adjoint of avg_pool2d. */
+  avg_pool2d_backward: PoolAttrs & { countIncludePad: boolean; inputSize: [number, number] };
+}
+// end conv-pool family
+
 export type Primitive = keyof Primitives;

@@ -8,6 +8,9 @@ import { elementwiseRules } from './elementwise';
 import { reduceRules } from './reduce';
 import { shapeRules } from './shape';
 import { matmulRules } from './matmul';
+// conv-pool family
+import { convRules } from './conv';
+import { poolRules } from './pool';
 
 let table: RuleTable<Primitive> | null = null;
 
@@ -17,6 +20,9 @@ export function ruleTable(): RuleTable<Primitive> {
     ...reduceRules,
     ...shapeRules,
     ...matmulRules,
+    // conv-pool family
+    ...convRules,
+    ...poolRules,
   };
   return table;
 }
