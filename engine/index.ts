@@ -22,3 +22,20 @@ export { init, adapterDescription } from '../kernels/gpu';
 export { flush, sync, dispatchCount } from '../kernels/runtime';
 export type { Primitive } from './ops/primitives';
 export { gradcheck, gradgradcheck, type GradcheckOptions } from './gradcheck';
+
+// ---- layers, optimizers, checkpoints ----
+export * as nn from './nn/index';
+export { functionalCall, functionalCallWith } from './nn/module';
+export * as optim from './optim/index';
+export {
+  encodeSafetensors,
+  decodeSafetensors,
+  saveSafetensors,
+  loadSafetensors,
+  saveModule,
+  loadModule,
+  saveOptimizer,
+  loadOptimizer,
+  type StoredTensor,
+  type SafetensorsContents,
+} from './checkpoint';

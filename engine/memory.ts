@@ -132,6 +132,7 @@ function collectTensors(value: unknown, out: Set<Tracked>, seen = new Set<unknow
 /**
  * Runs `fn` and disposes every tensor created inside it, except the tensors it
  * returns (also inside arrays, maps and plain objects) and those passed to `keep`.
+ * When `fn` throws, every tensor created inside it and not passed to `keep` is disposed.
  */
 export function tidy<T>(fn: () => T): T {
   const scope = new Set<Tracked>();
@@ -139,6 +140,10 @@ export function tidy<T>(fn: () => T): T {
   let result: T;
   try {
     result = fn();
+  } catch (error) {
+    // Nothing created in the scope can reach the caller, so free all of it.
+    for (const tensor of scope) if (!tensor.isDisposed) tensor.dispose();
+    throw error;
   } finally {
     scopes.pop();
   }

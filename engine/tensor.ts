@@ -262,4 +262,60 @@ export class Tensor {
   clone(): Tensor {
     return ops.clone(this);
   }
+
+  // ops-index family
+  max(axes?: number | number[], keepdim = false): Tensor {
+    return ops.max(this, axes, keepdim);
+  }
+  min(axes?: number | number[], keepdim = false): Tensor {
+    return ops.min(this, axes, keepdim);
+  }
+  argmax(axis?: number, keepdim = false): Tensor {
+    return ops.argmax(this, axis, keepdim);
+  }
+  argmin(axis?: number, keepdim = false): Tensor {
+    return ops.argmin(this, axis, keepdim);
+  }
+  logsumexp(axes?: number | number[], keepdim = false): Tensor {
+    return ops.logsumexp(this, axes, keepdim);
+  }
+  /** Computes the variance, as torch.var. The function is named `variance` because `var` is a reserved word. */
+  var(axes?: number | number[], options: ops.VarianceOptions = {}): Tensor {
+    return ops.variance(this, axes, options);
+  }
+  std(axes?: number | number[], options: ops.VarianceOptions = {}): Tensor {
+    return ops.std(this, axes, options);
+  }
+  slice(axis: number, start = 0, end?: number, step = 1): Tensor {
+    return ops.slice(this, axis, start, end, step);
+  }
+  narrow(axis: number, start: number, length: number): Tensor {
+    return ops.narrow(this, axis, start, length);
+  }
+  indexSelect(axis: number, index: Tensor): Tensor {
+    return ops.indexSelect(this, axis, index);
+  }
+  gather(axis: number, index: Tensor): Tensor {
+    return ops.gather(this, axis, index);
+  }
+  indexAdd(axis: number, index: Tensor, source: Tensor): Tensor {
+    return ops.indexAdd(this, axis, index, source);
+  }
+  scatterAdd(axis: number, index: Tensor, src: Tensor): Tensor {
+    return ops.scatterAdd(this, axis, index, src);
+  }
+  toFloat(): Tensor {
+    return ops.toFloat(this);
+  }
+  toInt(): Tensor {
+    return ops.toInt(this);
+  }
+
+  // losses-distance family
+  softmax(axis = -1): Tensor {
+    return ops.softmax(this, axis);
+  }
+  logSoftmax(axis = -1): Tensor {
+    return ops.logSoftmax(this, axis);
+  }
 }

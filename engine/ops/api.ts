@@ -5,6 +5,12 @@ export * from './elementwise';
 export * from './reduce';
 export * from './shape';
 export * from './matmul';
+// ops-index family
+export * from './indexing';
+// losses-distance family
+export * from './softmax';
+export * from './loss';
+export * from './distance';
 // conv-pool family
 export * from './conv';
 export * from './pool';

@@ -10,6 +10,15 @@ export interface Reduction {
   keepdim: boolean;
 }
 
+// ops-index family: reductions, slicing, joining, gathering, casts.
+/** A strided selection: element i along dimension d is starts[d] + i * steps[d]. */
+export interface SliceView {
+  starts: number[];
+  steps: number[];
+  /** Shape of the op's output: the slice for slice, the padded tensor for slice_pad. */
+  shape: number[];
+}
+
 export interface Primitives {
   // elementwise.ts: unary
   neg: NoAttrs;
@@ -56,6 +65,37 @@ export interface Primitives {
 
   // matmul.ts
   matmul: { transA: boolean; transB: boolean };
+
+  // ops-index family. reduce.ts: max and min values, first index of the extreme.
+  amax: Reduction;
+  amin: Reduction;
+  argmax: Reduction;
+  argmin: Reduction;
+  // indexing.ts
+  slice: SliceView;
+  /** The adjoint of slice: zeros of attrs.shape with the input written at the slice. */
+  slice_pad: SliceView;
+  concat: { axis: number };
+  /** Inputs: x, 1-D i32 index. */
+  index_select: { axis: number };
+  /** Inputs: x, 1-D i32 index, source. */
+  index_add: { axis: number };
+  /** Inputs: x, i32 index of x's rank. */
+  gather: { axis: number };
+  /** Inputs: x, i32 index, src. */
+  scatter_add: { axis: number };
+  to_float: NoAttrs;
+  to_int: NoAttrs;
+
+  // losses-distance family: softmax.ts and distance.ts
+  /** axis: the non-negative axis normalised over. */
+  softmax: { axis: number };
+  log_softmax: { axis: number };
+  /** Input: i32 labels; output: f32 [...labels.shape, numClasses]. */
+  one_hot: { numClasses: number };
+  pairwise_squared_euclidean: NoAttrs;
+  /** eps: lower bound of the norm product in the denominator. */
+  pairwise_cosine_similarity: { eps: number };
 }
 
 // conv-pool family: convolution and pooling (conv.ts, pool.ts)

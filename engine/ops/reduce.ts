@@ -1,14 +1,37 @@
 // Reductions over any set of axes.
 
 import { reduce } from '../../kernels/reduce';
-import { apply, type RuleTable } from '../autograd';
-import { normalizeAxes, numel, reducedShape } from '../shape';
+import { apply, noGrad, type RuleTable } from '../autograd';
+import { normalizeAxes, normalizeAxis, numel, reducedShape } from '../shape';
 import { Tensor } from '../tensor';
 import { full } from './creation';
-import { mulScalar } from './elementwise';
+import { abs, add, div, eq, exp, log, mul, mulScalar, sqrt, sub, where } from './elementwise';
+import type { Reduction } from './primitives';
 import { expand, reshape } from './shape';
 
-export const reduceRules: RuleTable<'sum'> = {
+/** Launches the reduce kernel for max, min, argmax or argmin into a new tensor. */
+function extremeForward(fn: 'max' | 'min' | 'argmax' | 'argmin', x: Tensor, attrs: Reduction) {
+  const isArg = fn === 'argmax' || fn === 'argmin';
+  const out = Tensor.empty(
+    reducedShape(x.shape, attrs.axes, attrs.keepdim),
+    isArg ? 'i32' : 'f32',
+    fn,
+  );
+  if (out.size > 0) reduce({ fn, x: x.buffer, out: out.buffer, shape: x.shape, axes: attrs.axes });
+  return out;
+}
+
+// d max(x) = g / count where x equals the maximum, else 0, with count the number of
+// such elements per output: ties share the gradient evenly, as torch.amax. A NaN
+// maximum equals no element, so its row gets a zero gradient, as in PyTorch.
+function extremeBackward(g: Tensor, x: Tensor, output: Tensor, axes: number[]): Tensor {
+  const keptShape = reducedShape(x.shape, axes, true);
+  const mask = eq(x, reshape(output, keptShape));
+  const count = sum(mask, axes, true);
+  return where(mask, div(reshape(g, keptShape), count), 0);
+}
+
+export const reduceRules: RuleTable<'sum' | 'amax' | 'amin' | 'argmax' | 'argmin'> = {
   sum: {
     forward([x], { axes, keepdim }) {
       const out = Tensor.empty(reducedShape(x.shape, axes, keepdim), 'f32', 'sum');
@@ -22,6 +45,19 @@ export const reduceRules: RuleTable<'sum'> = {
       expand(reshape(g, reducedShape(x.shape, axes, true)), x.shape),
     ],
   },
+
+  amax: {
+    forward: ([x], attrs) => extremeForward('max', x, attrs),
+    backward: (g, { inputs: [x], output, attrs }) => [extremeBackward(g, x, output, attrs.axes)],
+  },
+  amin: {
+    forward: ([x], attrs) => extremeForward('min', x, attrs),
+    backward: (g, { inputs: [x], output, attrs }) => [extremeBackward(g, x, output, attrs.axes)],
+  },
+
+  // Indices are piecewise constant in x: no gradient.
+  argmax: { forward: ([x], attrs) => extremeForward('argmax', x, attrs), backward: () => [null] },
+  argmin: { forward: ([x], attrs) => extremeForward('argmin', x, attrs), backward: () => [null] },
 };
 
 export function sum(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
@@ -35,4 +71,122 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepdim = fal
   const normalized = normalizeAxes('mean', axes, x.ndim);
   const count = numel(normalized.map((axis) => x.shape[axis]));
   return mulScalar(sum(x, normalized, keepdim), 1 / count);
+}
+
+function checkReducible(op: string, x: Tensor, axes: readonly number[]): void {
+  if (x.dtype !== 'f32')
+    throw new Error(
+      `${op}: expected an f32 tensor, got ${x.dtype}; convert it with toFloat() first.`,
+    );
+  for (const axis of axes) {
+    if (x.shape[axis] === 0) {
+      throw new Error(
+        `${op}: cannot reduce over axis ${axis} of size 0 (shape [${x.shape.join(', ')}]); the result has no identity value.`,
+      );
+    }
+  }
+}
+
+function extreme(
+  op: 'max' | 'min',
+  x: Tensor,
+  axes: number | readonly number[] | undefined,
+  keepdim: boolean,
+): Tensor {
+  const normalized = normalizeAxes(op, axes, x.ndim);
+  checkReducible(op, x, normalized);
+  if (normalized.length === 0) return x;
+  return apply(op === 'max' ? 'amax' : 'amin', [x], { axes: normalized, keepdim });
+}
+
+/**
+ * Returns the maximum over `axes` (all when undefined), as torch.amax. The
+ * gradient is split evenly among tied maxima.
+ */
+export function max(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
+  return extreme('max', x, axes, keepdim);
+}
+
+/** Returns the minimum over `axes` (all when undefined); ties share the gradient like max. */
+export function min(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
+  return extreme('min', x, axes, keepdim);
+}
+
+function argExtreme(
+  op: 'argmax' | 'argmin',
+  x: Tensor,
+  axis: number | undefined,
+  keepdim: boolean,
+): Tensor {
+  const axes =
+    axis === undefined ? normalizeAxes(op, undefined, x.ndim) : [normalizeAxis(op, axis, x.ndim)];
+  checkReducible(op, x, axes);
+  // Over all axes the kernel counts positions in row-major order, which is the flattened index.
+  return noGrad(() => apply(op, [x], { axes, keepdim }));
+}
+
+/**
+ * Returns the i32 index of the maximum along `axis`, or into the flattened tensor
+ * when axis is undefined; the first index wins ties, as torch.argmax. Not differentiable.
+ */
+export function argmax(x: Tensor, axis?: number, keepdim = false): Tensor {
+  return argExtreme('argmax', x, axis, keepdim);
+}
+
+/** Returns the i32 index of the minimum, as argmax does for the maximum. */
+export function argmin(x: Tensor, axis?: number, keepdim = false): Tensor {
+  return argExtreme('argmin', x, axis, keepdim);
+}
+
+/** Returns log(sum(exp(x), axes)), computed as m + log(sum(exp(x - m))) with m the detached maximum. */
+export function logsumexp(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
+  const normalized = normalizeAxes('logsumexp', axes, x.ndim);
+  checkReducible('logsumexp', x, normalized);
+  if (normalized.length === 0) return x;
+
+  // The shift cancels exactly, so m carries no gradient. An infinite m (a row of
+  // -inf, or a +inf entry) is replaced by 0, so x - m stays defined.
+  const peak = max(x.detach(), normalized, true);
+  const shift = where(eq(abs(peak), Infinity), 0, peak);
+  const total = log(sum(exp(sub(x, shift)), normalized, true));
+  const result = add(total, shift);
+  return keepdim ? result : reshape(result, reducedShape(x.shape, normalized, false));
+}
+
+export interface VarianceOptions {
+  /** Subtracted from the element count in the divisor: 1 gives the unbiased estimate, 0 the population variance. */
+  correction?: number;
+  keepdim?: boolean;
+}
+
+/** Returns sum((x - mean)^2) / (N - correction) over `axes` (all when undefined), as torch.var. */
+export function variance(
+  x: Tensor,
+  axes?: number | readonly number[],
+  options: VarianceOptions = {},
+): Tensor {
+  const correction = options.correction ?? 1;
+  const keepdim = options.keepdim ?? false;
+  const normalized = normalizeAxes('variance', axes, x.ndim);
+  if (x.dtype !== 'f32')
+    throw new Error(
+      `variance: expected an f32 tensor, got ${x.dtype}; convert it with toFloat() first.`,
+    );
+
+  const count = numel(normalized.map((axis) => x.shape[axis]));
+  const centered = sub(x, mean(x, normalized, true));
+  // As in PyTorch, N <= correction divides by zero and gives inf or NaN.
+  return mulScalar(
+    sum(mul(centered, centered), normalized, keepdim),
+    1 / Math.max(0, count - correction),
+  );
+}
+
+/** Returns sqrt(variance(x, axes, options)). */
+export function std(
+  x: Tensor,
+  axes?: number | readonly number[],
+  options: VarianceOptions = {},
+): Tensor {
+  return sqrt(variance(x, axes, options));
 }

@@ -8,6 +8,11 @@ import { elementwiseRules } from './elementwise';
 import { reduceRules } from './reduce';
 import { shapeRules } from './shape';
 import { matmulRules } from './matmul';
+// ops-index family
+import { indexingRules } from './indexing';
+// losses-distance family
+import { softmaxRules } from './softmax';
+import { distanceRules } from './distance';
 // conv-pool family
 import { convRules } from './conv';
 import { poolRules } from './pool';
@@ -20,6 +25,11 @@ export function ruleTable(): RuleTable<Primitive> {
     ...reduceRules,
     ...shapeRules,
     ...matmulRules,
+    // ops-index family
+    ...indexingRules,
+    // losses-distance family
+    ...softmaxRules,
+    ...distanceRules,
     // conv-pool family
     ...convRules,
     ...poolRules,

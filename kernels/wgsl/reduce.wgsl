@@ -55,10 +55,16 @@ fn inner_offset(r: u32) -> u32 {
   return offset;
 }
 
+// Tests the bits (exponent all ones, non-zero mantissa) because v != v was
+// folded to false on Dawn with lavapipe.
+fn is_nan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
 // Whether candidate v replaces the current extreme best (first index wins ties).
 fn better(v: f32, best: f32) -> bool {
-  if (best != best) { return false; }
-  if (v != v) { return true; }
+  if (is_nan(best)) { return false; }
+  if (is_nan(v)) { return true; }
   if (OP == 1u || OP == 3u) { return v > best; }
   return v < best;
 }
@@ -77,7 +83,8 @@ fn merge(mine: Partial, other: Partial) -> Partial {
   if (OP == 0u) { return Partial(mine.value + other.value, 0u, true); }
   if (!other.valid) { return mine; }
   if (!mine.valid || better(other.value, mine.value)) { return other; }
-  if (other.value == mine.value && other.index < mine.index) { return other; }
+  let tied = other.value == mine.value || (is_nan(other.value) && is_nan(mine.value));
+  if (tied && other.index < mine.index) { return other; }
   return mine;
 }
 

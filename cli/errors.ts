@@ -1,0 +1,41 @@
+// Errors that the command reports as one line and exit code 2, with no stack trace.
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Parses a number option, rejecting anything that is not a finite number (or not an integer when asked). */
+export function parseNumber(
+  option: string,
+  value: string,
+  kind: 'integer' | 'number',
+  min?: number,
+): number {
+  const parsed = Number(value);
+  if (
+    value.trim() === '' ||
+    !Number.isFinite(parsed) ||
+    (kind === 'integer' && !Number.isInteger(parsed))
+  ) {
+    throw new UsageError(
+      `${option} ${JSON.stringify(value)} is not ${kind === 'integer' ? 'an integer' : 'a number'}.`,
+    );
+  }
+  if (min !== undefined && parsed < min)
+    throw new UsageError(`${option} ${value} is too small; use at least ${min}.`);
+  return parsed;
+}
+
+/** Checks that `value` is one of `accepted`, naming the option and the accepted values otherwise. */
+export function parseChoice<T extends string>(
+  option: string,
+  value: string,
+  accepted: readonly T[],
+): T {
+  if (!(accepted as readonly string[]).includes(value)) {
+    throw new UsageError(
+      `${option} ${JSON.stringify(value)} is not supported; use one of: ${accepted.join(', ')}.`,
+    );
+  }
+  return value as T;
+}
