@@ -12,7 +12,7 @@ import { logSoftmax, oneHot } from './softmax';
 export type LossReduction = 'mean' | 'sum' | 'none';
 
 export interface LossOptions {
-  /** How per-element losses are combined; defaults to 'mean'. */
+  /** Combination of the per-element losses: their mean (the default), their sum, or none. */
   reduction?: LossReduction;
 }
 

@@ -56,18 +56,18 @@ function checkF32(op: string, x: Tensor): void {
     throw new Error(`${op}: expected an f32 tensor, got ${x.dtype}; convert it to f32 first.`);
 }
 
-/** Normalizes `axis`; a scalar accepts 0 and -1, as in PyTorch. */
+/** Normalizes `axis`. A scalar accepts 0 and -1, as in PyTorch. */
 function softmaxAxis(op: string, axis: number, x: Tensor): number {
   return normalizeAxis(op, axis, Math.max(x.ndim, 1));
 }
 
-/** exp(x) / sum(exp(x)) along `axis`, computed with the row maximum subtracted so no exp overflows. */
+/** Computes exp(x) / sum(exp(x)) along `axis`, with the row maximum subtracted first so no exp overflows. */
 export function softmax(x: Tensor, axis = -1): Tensor {
   checkF32('softmax', x);
   return apply('softmax', [x], { axis: softmaxAxis('softmax', axis, x) });
 }
 
-/** x - log(sum(exp(x))) along `axis`, stable for logits of any magnitude. */
+/** Computes x - log(sum(exp(x))) along `axis`, stable for logits of any magnitude. */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   checkF32('logSoftmax', x);
   return apply('log_softmax', [x], { axis: softmaxAxis('logSoftmax', axis, x) });

@@ -146,6 +146,28 @@ describe('pairwise gradients', () => {
     expectClose(await gx!.data(), expectedX, { atol: 1e-5 });
     expectClose(await gy!.data(), expectedY, { atol: 1e-5 });
   });
+  it('cosine gradient where eps clamps the norms', async () => {
+    // |x_0| |y_m| < eps, so c[0, m] = <x_0, y_m> / eps and dc/dx_0 = y_m / eps.
+    const eps = 1e-3;
+    const x = mg.tensor(
+      [
+        [1e-5, 0, 0],
+        [0.5, -0.2, 0.3],
+      ],
+      { requiresGrad: true },
+    );
+    const yValues = [
+      [0.6, 0.1, -0.4],
+      [-0.3, 0.8, 0.2],
+    ];
+    const y = mg.tensor(yValues);
+    const [gx] = mg.grad(mg.pairwiseCosineSimilarity(x, y, eps).sum(), x);
+    const clampedRow = Array.from((await gx!.data()).slice(0, 3));
+    const expected = [0, 1, 2].map(
+      (k) => (Math.fround(yValues[0][k]) + Math.fround(yValues[1][k])) / eps,
+    );
+    expectClose(clampedRow, expected, { rtol: 1e-4 });
+  });
 });
 
 describe('pairwise errors', () => {
