@@ -22,7 +22,7 @@ const CHAIN_LENGTH = 1000;
 const PAIRWISE = { rows: 2000, cols: 2000, dim: 64 };
 
 // A 4-block, 64-channel conv net on 28x28 inputs at batch 160, 3x3 kernels with
-// padding 1; each block halves the spatial size, so blocks 2-4 see 14, 7 and 3.
+// padding 1. Each block halves the spatial size, so blocks 2-4 get 14, 7 and 3.
 const CONV_LAYERS = [
   { name: 'block 1', x: [160, 1, 28, 28], w: [64, 1, 3, 3] },
   { name: 'block 2', x: [160, 64, 14, 14], w: [64, 64, 3, 3] },
@@ -67,8 +67,15 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** Median milliseconds of `run` after warm-up; `run` resolves when the GPU is done. */
-async function timeMs(run: () => Promise<void>, repetitions = REPETITIONS): Promise<number> {
+/**
+ * Median milliseconds of `run` after warm-up; `run` resolves when the GPU is
+ * done. Logs the figure to stderr under `label`, so a long run shows progress.
+ */
+async function timeMs(
+  label: string,
+  run: () => Promise<void>,
+  repetitions = REPETITIONS,
+): Promise<number> {
   for (let i = 0; i < WARMUP; i++) await run();
   const times: number[] = [];
   for (let i = 0; i < repetitions; i++) {
@@ -76,7 +83,9 @@ async function timeMs(run: () => Promise<void>, repetitions = REPETITIONS): Prom
     await run();
     times.push(performance.now() - start);
   }
-  return median(times);
+  const result = median(times);
+  console.error(`${label}: ${result.toFixed(2)} ms`);
+  return result;
 }
 
 /** Times one metagrad computation, from a synced GPU to a synced GPU, disposing its outputs. */
@@ -89,7 +98,7 @@ function metagradRun(compute: () => Metagrad.Tensor | (Metagrad.Tensor | null)[]
   };
 }
 
-/** Times one tfjs computation; reading one element back waits for the GPU. */
+/** Times one tfjs computation. Reading the output back waits for the GPU, so the copy is in the time. */
 function tfjsRun(compute: () => import('@tensorflow/tfjs-core').Tensor) {
   return async () => {
     const out = compute();
@@ -116,7 +125,10 @@ const notes: string[] = [];
 async function benchMatmul() {
   const a = mg.randn([MATMUL_SIZE, MATMUL_SIZE]);
   const b = mg.randn([MATMUL_SIZE, MATMUL_SIZE]);
-  const ms = await timeMs(metagradRun(() => mg.matmul(a, b)));
+  const ms = await timeMs(
+    'metagrad matmul',
+    metagradRun(() => mg.matmul(a, b)),
+  );
   a.dispose();
   b.dispose();
   return ms;
@@ -134,15 +146,19 @@ async function benchConv() {
     const w = mg.randn(layer.w, { requiresGrad: true });
     const options = { stride: 1, padding: PADDING };
     const forward = await timeMs(
+      `metagrad conv2d ${layer.name} forward`,
       metagradRun(() => mg.noGrad(() => conv2d(x, w, undefined, options))),
     );
 
     const y = conv2d(x, w, undefined, options);
     const g = mg.randn(y.shape);
-    const backward = (input: Metagrad.Tensor) =>
-      metagradRun(() => mg.grad(y, input, { gradOutputs: g, retainGraph: true }));
-    const inputGrad = await timeMs(backward(x));
-    const weightGrad = await timeMs(backward(w));
+    const backward = (pass: string, input: Metagrad.Tensor) =>
+      timeMs(
+        `metagrad conv2d ${layer.name} ${pass}`,
+        metagradRun(() => mg.grad(y, input, { gradOutputs: g, retainGraph: true })),
+      );
+    const inputGrad = await backward('input gradient', x);
+    const weightGrad = await backward('weight gradient', w);
     for (const t of [x, w, y, g]) t.dispose();
     results.push({ forward, inputGrad, weightGrad });
   }
@@ -157,7 +173,10 @@ async function benchPairwise() {
   }
   const a = mg.randn([PAIRWISE.rows, PAIRWISE.dim]);
   const b = mg.randn([PAIRWISE.cols, PAIRWISE.dim]);
-  const ms = await timeMs(metagradRun(() => pairwise(a, b)));
+  const ms = await timeMs(
+    'metagrad pairwise',
+    metagradRun(() => pairwise(a, b)),
+  );
   a.dispose();
   b.dispose();
   return ms;
@@ -165,21 +184,23 @@ async function benchPairwise() {
 
 /** Microseconds per op of CHAIN_LENGTH dependent adds on a 1-element tensor, including the final readback. */
 async function benchDispatch() {
-  let perOp = 0;
-  const ms = await timeMs(async () => {
-    let x = mg.zeros([1]);
-    for (let i = 0; i < CHAIN_LENGTH; i++) {
-      const next = x.add(1);
+  const ms = await timeMs(
+    `metagrad chain of ${CHAIN_LENGTH} adds`,
+    async () => {
+      let x = mg.zeros([1]);
+      for (let i = 0; i < CHAIN_LENGTH; i++) {
+        const next = x.add(1);
+        x.dispose();
+        x = next;
+      }
+      const value = await x.item();
       x.dispose();
-      x = next;
-    }
-    const value = await x.item();
-    x.dispose();
-    if (value !== CHAIN_LENGTH)
-      throw new Error(`dispatch chain: expected ${CHAIN_LENGTH}, got ${value}.`);
-  }, 11);
-  perOp = (ms * 1000) / CHAIN_LENGTH;
-  return perOp;
+      if (value !== CHAIN_LENGTH)
+        throw new Error(`dispatch chain: expected ${CHAIN_LENGTH}, got ${value}.`);
+    },
+    11,
+  );
+  return (ms * 1000) / CHAIN_LENGTH;
 }
 
 // ---- tfjs-webgpu ----
@@ -189,7 +210,10 @@ async function benchTfjs() {
   await tf.ready();
   const a = tf.randomNormal([MATMUL_SIZE, MATMUL_SIZE]);
   const b = tf.randomNormal([MATMUL_SIZE, MATMUL_SIZE]);
-  const matmul = await timeMs(tfjsRun(() => tf.matMul(a, b)));
+  const matmul = await timeMs(
+    'tfjs matmul',
+    tfjsRun(() => tf.matMul(a, b)),
+  );
   a.dispose();
   b.dispose();
 
@@ -201,8 +225,12 @@ async function benchTfjs() {
     const x = tf.randomNormal([n, h, width, cin]) as import('@tensorflow/tfjs-core').Tensor4D;
     const w = tf.randomNormal([kh, kw, cin, cout]) as import('@tensorflow/tfjs-core').Tensor4D;
     const dy = tf.conv2d(x, w, 1, PADDING);
-    const forward = await timeMs(tfjsRun(() => tf.conv2d(x, w, 1, PADDING)));
+    const forward = await timeMs(
+      `tfjs conv2d ${layer.name} forward`,
+      tfjsRun(() => tf.conv2d(x, w, 1, PADDING)),
+    );
     const inputGrad = await timeMs(
+      `tfjs conv2d ${layer.name} input gradient`,
       tfjsRun(
         () =>
           tf
@@ -215,6 +243,7 @@ async function benchTfjs() {
       ),
     );
     const weightGrad = await timeMs(
+      `tfjs conv2d ${layer.name} weight gradient`,
       tfjsRun(
         () =>
           tf

@@ -7,7 +7,7 @@ interface HostTensor {
   values: Float64Array;
 }
 
-/** Seeded values, rounded to f32 so the reference sees what the GPU sees. */
+/** Seeded values, rounded to f32 so that the reference and the GPU multiply the same numbers. */
 function host(shape: number[], seed: number): HostTensor {
   const count = shape.reduce((x, y) => x * y, 1);
   return { shape, values: Float64Array.from(Float32Array.from(randomArray(count, seed))) };
