@@ -16,6 +16,8 @@ import { create, globals } from 'webgpu';
 import type * as Metagrad from '../index';
 
 const REPETITIONS = 7;
+// Fewer repetitions for conv2d, whose slowest tfjs pass takes seconds per run on lavapipe.
+const CONV_REPETITIONS = 5;
 const WARMUP = 2;
 const MATMUL_SIZE = 1024;
 const CHAIN_LENGTH = 1000;
@@ -122,16 +124,36 @@ function convFlops(x: number[], w: number[]): number {
 
 const notes: string[] = [];
 
+/**
+ * Median milliseconds of metagrad's and tfjs's matmul, alternating the two in
+ * each repetition so that a change in machine load hits both alike.
+ */
 async function benchMatmul() {
   const a = mg.randn([MATMUL_SIZE, MATMUL_SIZE]);
   const b = mg.randn([MATMUL_SIZE, MATMUL_SIZE]);
-  const ms = await timeMs(
-    'metagrad matmul',
-    metagradRun(() => mg.matmul(a, b)),
+  const tfA = tf.randomNormal([MATMUL_SIZE, MATMUL_SIZE]);
+  const tfB = tf.randomNormal([MATMUL_SIZE, MATMUL_SIZE]);
+  const ours = metagradRun(() => mg.matmul(a, b));
+  const theirs = tfjsRun(() => tf.matMul(tfA, tfB));
+
+  const times = { metagrad: [] as number[], tfjs: [] as number[] };
+  for (let i = 0; i < WARMUP + REPETITIONS; i++) {
+    for (const [name, run] of [
+      ['metagrad', ours],
+      ['tfjs', theirs],
+    ] as const) {
+      const start = performance.now();
+      await run();
+      if (i >= WARMUP) times[name].push(performance.now() - start);
+    }
+  }
+  for (const t of [a, b, tfA, tfB]) t.dispose();
+
+  const result = { metagrad: median(times.metagrad), tfjs: median(times.tfjs) };
+  console.error(
+    `matmul: metagrad ${result.metagrad.toFixed(2)} ms, tfjs ${result.tfjs.toFixed(2)} ms`,
   );
-  a.dispose();
-  b.dispose();
-  return ms;
+  return result;
 }
 
 async function benchConv() {
@@ -148,6 +170,7 @@ async function benchConv() {
     const forward = await timeMs(
       `metagrad conv2d ${layer.name} forward`,
       metagradRun(() => mg.noGrad(() => conv2d(x, w, undefined, options))),
+      CONV_REPETITIONS,
     );
 
     const y = conv2d(x, w, undefined, options);
@@ -156,6 +179,7 @@ async function benchConv() {
       timeMs(
         `metagrad conv2d ${layer.name} ${pass}`,
         metagradRun(() => mg.grad(y, input, { gradOutputs: g, retainGraph: true })),
+        CONV_REPETITIONS,
       );
     const inputGrad = await backward('input gradient', x);
     const weightGrad = await backward('weight gradient', w);
@@ -205,18 +229,7 @@ async function benchDispatch() {
 
 // ---- tfjs-webgpu ----
 
-async function benchTfjs() {
-  await tf.setBackend('webgpu');
-  await tf.ready();
-  const a = tf.randomNormal([MATMUL_SIZE, MATMUL_SIZE]);
-  const b = tf.randomNormal([MATMUL_SIZE, MATMUL_SIZE]);
-  const matmul = await timeMs(
-    'tfjs matmul',
-    tfjsRun(() => tf.matMul(a, b)),
-  );
-  a.dispose();
-  b.dispose();
-
+async function benchTfjsConv() {
   // tfjs's native layout is NHWC with [kH, kW, Cin, Cout] filters.
   const conv = [];
   for (const layer of CONV_LAYERS) {
@@ -228,6 +241,7 @@ async function benchTfjs() {
     const forward = await timeMs(
       `tfjs conv2d ${layer.name} forward`,
       tfjsRun(() => tf.conv2d(x, w, 1, PADDING)),
+      CONV_REPETITIONS,
     );
     const inputGrad = await timeMs(
       `tfjs conv2d ${layer.name} input gradient`,
@@ -241,6 +255,7 @@ async function benchTfjs() {
               { strides: 1, pad: PADDING, dataFormat: 'NHWC', inputShape: x.shape },
             ) as import('@tensorflow/tfjs-core').Tensor,
       ),
+      CONV_REPETITIONS,
     );
     const weightGrad = await timeMs(
       `tfjs conv2d ${layer.name} weight gradient`,
@@ -254,11 +269,12 @@ async function benchTfjs() {
               { strides: 1, pad: PADDING, dataFormat: 'NHWC', filterShape: w.shape },
             ) as import('@tensorflow/tfjs-core').Tensor,
       ),
+      CONV_REPETITIONS,
     );
     for (const t of [x, w, dy]) t.dispose();
     conv.push({ forward, inputGrad, weightGrad });
   }
-  return { matmul, conv };
+  return conv;
 }
 
 // ---- PyTorch CPU ----
@@ -290,11 +306,13 @@ function benchTorch(): TorchResults | null {
 
 // ---- Run and report ----
 
+await tf.setBackend('webgpu');
+await tf.ready();
 const matmulMs = await benchMatmul();
 const convMs = await benchConv();
 const pairwiseMs = await benchPairwise();
 const dispatchUs = await benchDispatch();
-const tfjsMs = await benchTfjs();
+const tfjsConvMs = await benchTfjsConv();
 const torchMs = benchTorch();
 
 const matmulFlops = 2 * MATMUL_SIZE ** 3;
@@ -307,7 +325,7 @@ const convReport = CONV_LAYERS.map((layer, i) => {
   const row: Record<string, unknown> = { layer: layer.name, x: layer.x, w: layer.w };
   for (const pass of passes) {
     const ours = convMs?.[i][pass];
-    const theirs = tfjsMs.conv[i][pass];
+    const theirs = tfjsConvMs[i][pass];
     row[pass] = {
       metagradGflops: ours === undefined ? null : round(gflops(flops, ours)),
       tfjsGflops: round(gflops(flops, theirs)),
@@ -327,11 +345,12 @@ const report = {
   repetitions: REPETITIONS,
   matmul: {
     shape: `${MATMUL_SIZE}x${MATMUL_SIZE}x${MATMUL_SIZE}`,
-    metagradMs: round(matmulMs, 1),
-    metagradGflops: round(gflops(matmulFlops, matmulMs)),
-    tfjsGflops: round(gflops(matmulFlops, tfjsMs.matmul)),
+    metagradMs: round(matmulMs.metagrad, 1),
+    tfjsMs: round(matmulMs.tfjs, 1),
+    metagradGflops: round(gflops(matmulFlops, matmulMs.metagrad)),
+    tfjsGflops: round(gflops(matmulFlops, matmulMs.tfjs)),
     torchGflops: torchMs ? round(gflops(matmulFlops, torchMs.matmul)) : null,
-    ratioToTfjs: round(tfjsMs.matmul / matmulMs),
+    ratioToTfjs: round(matmulMs.tfjs / matmulMs.metagrad),
   },
   conv2d: convReport,
   pairwiseSquaredEuclidean:
@@ -356,9 +375,10 @@ const lines = [
   '',
   `## ${report.date.slice(0, 10)}: ${report.matmul.shape} matmul at ${report.matmul.metagradGflops} GFLOP/s`,
   '',
-  `- Command: \`${report.command}\` (median of ${REPETITIONS} timed runs after ${WARMUP} warm-up runs)`,
+  `- Command: \`${report.command}\` (median of ${REPETITIONS} timed runs, ${CONV_REPETITIONS} for conv2d, after ${WARMUP} warm-up runs; matmul alternates metagrad and tfjs runs)`,
   `- Adapter: ${report.adapter}`,
   `- Machine: ${report.machine}; load average at the end ${report.loadAverage.join(', ')}`,
+  '- conv2d GFLOP/s use 2·N·Cout·Hout·Wout·Cin·kH·kW for every pass and library, whatever algorithm each library runs.',
   `- tfjs: @tensorflow/tfjs-backend-webgpu 4.22.0 on the same Dawn instance; PyTorch: ${
     report.torch ? `${report.torch.version} CPU, ${report.torch.threads} threads` : 'not run'
   }`,
