@@ -10,7 +10,6 @@ import { beginDispatch, currentPass, uniformArena, uniformWords } from './runtim
 type Scalar = 'f32' | 'i32' | 'u32';
 
 interface UniformField {
-  name: string;
   offset: number;
   scalar: Scalar;
   /** Number of 4-byte scalars the field holds (1 for a scalar, 4 for vec4, 8 for array<vec4<u32>, 2>). */
@@ -111,7 +110,6 @@ export class Kernel {
       const format = member.format;
       const inner = (format as { format?: { name: string } } | null)?.format;
       this.uniformFields.set(member.name, {
-        name: member.name,
         offset: member.offset,
         scalar: scalarOf(member.type.name, format?.name, inner?.name),
         count: member.size / 4,
@@ -216,7 +214,7 @@ export class Kernel {
       const next = level.get(buffer);
       if (i === last) {
         if (next) return next as GPUBindGroup;
-        return this.createBindGroup(op, buffers, level, buffer);
+        return this.createBindGroup(buffers, level, buffer);
       }
       if (next) level = next as WeakMap<GPUBuffer, unknown>;
       else level.set(buffer, (level = new WeakMap()));
@@ -225,7 +223,6 @@ export class Kernel {
   }
 
   private createBindGroup(
-    op: string,
     buffers: Record<string, GPUBuffer>,
     level: WeakMap<GPUBuffer, unknown>,
     lastBuffer: GPUBuffer,
@@ -238,10 +235,11 @@ export class Kernel {
           }
         : { binding: binding.index, resource: { buffer: buffers[binding.name] } },
     );
-    const group = gpuDevice().createBindGroup({ label: op, layout: this.layout!, entries });
+    // Labelled with the kernel, not the op, because later ops reuse the cached group.
+    const group = gpuDevice().createBindGroup({ label: this.name, layout: this.layout!, entries });
 
-    // Combinations of pooled buffers are few in a training loop; the bound keeps
-    // a workload that pairs many distinct buffers from growing the cache without limit.
+    // A training loop reuses few combinations of pooled buffers. The bound stops a
+    // workload that pairs many distinct buffers from growing the cache without limit.
     this.bindGroupCount += 1;
     if (this.bindGroupCount > MAX_CACHED_BIND_GROUPS) {
       this.bindGroups = new WeakMap();
