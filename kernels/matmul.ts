@@ -9,8 +9,8 @@ const vec4Kernel = new Kernel('matmul_vec4', vec4Source);
 // Output tile of one workgroup: 8x8 invocations of 4x4 in matmul.wgsl, and
 // ROWS x (LANES * COLS) vec4s in matmul_vec4.wgsl.
 const TILE = 32;
-const VEC4_TILE_M = 4;
-const VEC4_TILE_N = 96;
+const VEC4_TILE_M = 8;
+const VEC4_TILE_N = 64;
 const MAX_BATCH_RANK = 8;
 
 // One constants object per transpose combination, so the pipeline cache can key on identity.

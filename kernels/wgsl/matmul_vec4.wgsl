@@ -23,8 +23,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-const ROWS = 4u;
-const COLS = 3u;
+const ROWS = 8u;
+const COLS = 2u;
 const LANES = 8u;
 
 fn at(v: array<vec4<u32>, 2>, i: u32) -> u32 {
