@@ -131,6 +131,11 @@ export function omniglotSplits(
   };
 }
 
+/** An episode shape that a split cannot supply; the message names the option to change. */
+export class EpisodeShapeError extends Error {
+  override name = 'EpisodeShapeError';
+}
+
 /** Throws an error naming the option when a split cannot supply episodes of this shape. */
 export function checkEpisodeShape(split: ClassSplit, shape: EpisodeShape): void {
   const { ways, shots, queries } = shape;
@@ -140,17 +145,17 @@ export function checkEpisodeShape(split: ClassSplit, shape: EpisodeShape): void 
     ['queries', queries],
   ] as const) {
     if (!Number.isInteger(value) || value < (name === 'queries' ? 0 : 1)) {
-      throw new Error(`--${name} ${value} is invalid; use a positive integer.`);
+      throw new EpisodeShapeError(`--${name} ${value} is invalid; use a positive integer.`);
     }
   }
   if (ways > split.classes.length) {
-    throw new Error(
+    throw new EpisodeShapeError(
       `--ways ${ways} is more than the ${split.classes.length} classes of the ${split.name} split; use at most ${split.classes.length}.`,
     );
   }
   const fewest = Math.min(...split.classes.map((c) => c.images.length));
   if (shots + queries > fewest) {
-    throw new Error(
+    throw new EpisodeShapeError(
       `--shots ${shots} plus --queries ${queries} is more than the ${fewest} images of the smallest class in the ${split.name} split; ` +
         `use shots + queries <= ${fewest}.`,
     );

@@ -167,11 +167,12 @@ export function decodeSafetensors(
         `tensor "${name}" spans ${end - begin} bytes, but ${dtype as string} ${formatShape(shape as number[])} needs ${expectedBytes}`,
       );
     ranges.push([begin, end, name]);
-    // A copy, so the typed-array views made later are aligned.
+    // A copy in its own ArrayBuffer, so typed-array views of it are aligned.
+    // Uint8Array's slice is called explicitly because Node's Buffer.slice returns a view.
     tensors.set(name, {
       dtype: dtype as string,
       shape: shape as number[],
-      bytes: bytes.slice(headerEnd + begin, headerEnd + end),
+      bytes: Uint8Array.prototype.slice.call(bytes, headerEnd + begin, headerEnd + end),
     });
   }
 
@@ -285,7 +286,7 @@ function toEngineValues(
     wide.forEach((v, i) => {
       if (v > 2147483647n || v < -2147483648n)
         throw new Error(
-          `${source}: tensor "${name}" holds ${v}, which does not fit the i32 buffer. Nothing was loaded.`,
+          `${source}: tensor "${name}" contains ${v}, which does not fit the i32 buffer. Nothing was loaded.`,
         );
       narrow[i] = Number(v);
     });
@@ -296,8 +297,9 @@ function toEngineValues(
 
 /**
  * Loads a safetensors file into a module's parameters and buffers in place.
- * Every name, shape and dtype is checked first; on any problem the error names
- * the file, the tensor and what was expected, and the module is left unchanged.
+ * Every name, shape and dtype is checked before anything is written. On a
+ * mismatch the error names the file, the tensor and what was expected, and the
+ * module is left unchanged.
  * With `strict` (the default) missing and unexpected names are errors.
  */
 export async function loadModule(
@@ -322,7 +324,7 @@ export function assignStored(
     for (const [name, t] of own) {
       if (!tensors.has(name))
         throw new Error(
-          `${source}: missing tensor "${name}" (expected ${STORED_DTYPE[t.dtype]} ${formatShape(t.shape)}). Nothing was loaded.`,
+          `${source}: missing tensor "${name}" (expected ${STORED_DTYPE[t.dtype]} ${formatShape(t.shape)}). Nothing was loaded; pass strict: false to load a subset.`,
         );
     }
     for (const name of tensors.keys()) {

@@ -25,7 +25,7 @@ export { gradcheck, gradgradcheck, type GradcheckOptions } from './gradcheck';
 
 // ---- layers, optimizers, checkpoints ----
 export * as nn from './nn/index';
-export { functionalCall, functionalCallWith } from './nn/module';
+export { functionalCall, functionalCallWith, functionalView } from './nn/module';
 export * as optim from './optim/index';
 export {
   encodeSafetensors,

@@ -10,6 +10,8 @@ const WORKGROUP = 64;
 const CHANNEL_BLOCK = 4;
 const PIXEL_BLOCK = 4;
 const TAP_BLOCK = 4;
+/** Output channels per weight-gradient invocation. */
+const WEIGHT_GRAD_CHANNELS = 8;
 
 /** Invocations the weight gradient aims for before it stops splitting the batch. */
 const WEIGHT_GRAD_INVOCATIONS = 4096;
@@ -60,7 +62,7 @@ function uniforms(geo: ConvGeometry, channelsPerGroup: number, innerBlocks: numb
   };
 }
 
-/** y = conv(x, w) into `out` [N, C_out, OH, OW]. */
+/** Writes y = conv(x, w) into `out` [N, C_out, OH, OW]. */
 export function convForward(
   x: GPUBuffer,
   w: GPUBuffer,
@@ -80,7 +82,7 @@ export function convForward(
   });
 }
 
-/** x = convᵀ(y, w), the adjoint of conv in x, into `out` [N, C_in, H, W]. */
+/** Writes x = convᵀ(y, w), the adjoint of conv in x, into `out` [N, C_in, H, W]. */
 export function convTranspose(
   y: GPUBuffer,
   w: GPUBuffer,
@@ -111,7 +113,7 @@ export function weightGradChunks(geo: ConvGeometry): number {
 
 function weightGradInvocations(geo: ConvGeometry): number {
   const taps = (geo.C_in / geo.groups) * geo.KH * geo.KW;
-  const channelBlocks = Math.ceil(geo.C_out / geo.groups / CHANNEL_BLOCK);
+  const channelBlocks = Math.ceil(geo.C_out / geo.groups / WEIGHT_GRAD_CHANNELS);
   return channelBlocks * geo.groups * Math.ceil(taps / TAP_BLOCK);
 }
 
@@ -128,7 +130,10 @@ export function convWeightGrad(
   op = 'conv2d_weight_grad',
 ): void {
   const taps = (geo.C_in / geo.groups) * geo.KH * geo.KW;
-  const base = uniforms(geo, geo.C_out / geo.groups, Math.ceil(taps / TAP_BLOCK));
+  const base = {
+    ...uniforms(geo, geo.C_out / geo.groups, Math.ceil(taps / TAP_BLOCK)),
+    channel_blocks: Math.ceil(geo.C_out / geo.groups / WEIGHT_GRAD_CHANNELS),
+  };
   const total = chunks * weightGradInvocations(geo);
   kernel.dispatch({
     op,
@@ -153,15 +158,23 @@ export interface PackedSizes {
 function packedLayout(geo: ConvGeometry) {
   const cinG = geo.C_in / geo.groups;
   const coutG = geo.C_out / geo.groups;
-  const WP = Math.max(Math.ceil(geo.OW / 4) * 4 + 4, Math.ceil((geo.W + geo.padding[1]) / 4) * 4);
-  const CP = Math.ceil(coutG / 4) * 4;
+  const WP = Math.max(Math.ceil(geo.OW / 8) * 8 + 4, Math.ceil((geo.W + geo.padding[1]) / 4) * 4);
+  const CP = Math.ceil(coutG / 8) * 8;
   return { WP, CP, cinG, coutG };
 }
 
-/** Returns whether convForwardPacked handles this geometry: column stride and dilation 1, at most 5 kernel columns. */
+/**
+ * Returns whether convForwardPacked handles this geometry: column stride and
+ * dilation 1, at most 5 kernel columns, and at least 4 output channels per group,
+ * because its 8-channel blocks waste most of their work on fewer.
+ */
 export function packedPathApplies(geo: ConvGeometry): boolean {
   return (
-    geo.stride[1] === 1 && geo.dilation[1] === 1 && geo.KW <= 5 && geo.padding.every((p) => p >= 0)
+    geo.stride[1] === 1 &&
+    geo.dilation[1] === 1 &&
+    geo.KW <= 5 &&
+    geo.C_out / geo.groups >= 4 &&
+    geo.padding.every((p) => p >= 0)
   );
 }
 
@@ -174,7 +187,7 @@ export function packedSizes(geo: ConvGeometry): PackedSizes {
 }
 
 /**
- * The geometry of the forward convolution that equals convTranspose at stride 1:
+ * Returns the geometry of the forward convolution that equals convTranspose at stride 1:
  * channels swap roles, the kernel is flipped and the padding becomes dilation * (k - 1) - padding.
  * Returns null where that is not a packed-path convolution.
  */
@@ -198,7 +211,7 @@ export function transposeAsForward(geo: ConvGeometry): ConvGeometry | null {
 }
 
 /**
- * y = conv(x, w) into `out` through the packed path, using `xp` and `wp` (of
+ * Writes y = conv(x, w) into `out` through the packed path, using `xp` and `wp` (of
  * packedSizes(geo) elements) for the repacked operands. With `flip`, w is the
  * weight of the transposed convolution that `geo` (from transposeAsForward) replaces.
  */
@@ -251,7 +264,7 @@ export function convForwardPacked(
     constants,
     workgroups: grid(Math.ceil(sizes.weight / WORKGROUP)),
   });
-  const total = geo.N * geo.groups * (CP / 4) * geo.OH * Math.ceil(geo.OW / 4);
+  const total = geo.N * geo.groups * (CP / 8) * geo.OH * Math.ceil(geo.OW / 8);
   packedKernel.dispatch({
     op,
     entry: 'conv_rows',

@@ -74,7 +74,7 @@ export interface AdamUpdate {
   step: number;
 }
 
-/** One Adam or AdamW step as torch.optim.Adam/AdamW compute it (amsgrad off). */
+/** Runs one Adam or AdamW step as torch.optim.Adam/AdamW compute it (amsgrad off). */
 export function adamUpdate(u: AdamUpdate): void {
   const biasCorrection1 = 1 - u.beta1 ** u.step;
   const biasCorrection2 = 1 - u.beta2 ** u.step;

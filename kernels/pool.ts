@@ -69,7 +69,7 @@ export function poolGather(
   launch('pool_gather', 'pool_gather', geo, x, index, out);
 }
 
-/** The adjoint of poolGather: g output-sized, out input-sized. */
+/** Writes the adjoint of poolGather, from output-sized g into input-sized `out`. */
 export function poolScatter(
   g: GPUBuffer,
   index: GPUBuffer,
@@ -83,7 +83,7 @@ export function avgPoolForward(x: GPUBuffer, out: GPUBuffer, geo: PoolGeometry):
   launch('avg_pool2d', 'avg_forward', geo, x, null, out);
 }
 
-/** The adjoint of avgPoolForward: g output-sized, out input-sized. */
+/** Writes the adjoint of avgPoolForward, from output-sized g into input-sized `out`. */
 export function avgPoolBackward(g: GPUBuffer, out: GPUBuffer, geo: PoolGeometry): void {
   launch('avg_pool2d_backward', 'avg_backward', geo, g, null, out);
 }

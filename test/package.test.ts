@@ -1,8 +1,12 @@
 // The published package: build it, pack it, install the tarball into a fresh
-// project without the network, and run it there from plain Node and through tsc.
+// project with npm, and run it there from plain Node and through tsc.
+//
+// npm resolves the dependencies from its cache where it can (npm ci filled it)
+// and from the registry otherwise: a fresh project resolves the tarball's
+// dependency ranges anew, so versions the lockfile never pinned may be needed.
 
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -28,13 +32,11 @@ beforeAll(async () => {
   const tarball = join(workDir, stdout.trim().split('\n').pop()!);
 
   projectDir = join(workDir, 'consumer');
-  await run('mkdir', [projectDir]);
+  await mkdir(projectDir, { recursive: true });
   await writeFile(
     join(projectDir, 'package.json'),
     JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }),
   );
-  // The dependencies come from the npm cache that npm ci filled where it can, else
-  // from the registry: the tarball's dependency ranges may resolve to newer versions.
   await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], {
     cwd: projectDir,
   });

@@ -4,6 +4,8 @@ export {
   Module,
   functionalCall,
   functionalCallWith,
+  functionalView,
+  type FunctionalView,
   type FunctionalCallOptions,
   type TensorMap,
 } from './module';

@@ -13,7 +13,7 @@ import { Conv2d } from './conv';
 import { checkPositiveInt } from './init';
 import { Linear } from './linear';
 import { Module } from './module';
-import { BatchNorm1d, BatchNorm2d } from './norm';
+import { BatchNorm1d, BatchNorm2d, type BatchNormOptions } from './norm';
 import { MaxPool2d } from './pool';
 
 export interface HeadOptions {
@@ -62,10 +62,12 @@ export interface ConvNet4Options extends HeadOptions {
   hidden?: number;
   /** Input height and width (default 28; 84 for miniImageNet). */
   imageSize?: number;
+  /** Options of every BatchNorm layer, e.g. trackRunningStats: false to always use batch statistics. */
+  batchNorm?: BatchNormOptions;
 }
 
 /**
- * The 4-block conv net of MAML and Prototypical Networks: each block is
+ * Builds the 4-block conv net used by MAML and Prototypical Networks. Each block is
  * conv3x3 (padding 1) -> BatchNorm -> ReLU -> 2x2 max-pool, so a 28x28 input
  * ends at 1x1 and an 84x84 input at 5x5; default head of 5 outputs.
  */
@@ -78,7 +80,7 @@ export function convNet4(options: ConvNet4Options = {}): FeatureModel {
   for (let block = 0; block < 4; block++) {
     layers.push(
       new Conv2d(block === 0 ? inChannels : hidden, hidden, 3, { padding: 1 }),
-      new BatchNorm2d(hidden),
+      new BatchNorm2d(hidden, options.batchNorm),
       new ReLU(),
       new MaxPool2d(2),
     );
@@ -94,21 +96,23 @@ export function convNet4(options: ConvNet4Options = {}): FeatureModel {
 export interface MlpOptions extends HeadOptions {
   inFeatures?: number;
   hidden?: number[];
+  /** Options of every BatchNorm layer (omniglotMlp only). */
+  batchNorm?: BatchNormOptions;
 }
 
-/** The MAML Omniglot MLP: 784 -> 256 -> 128 -> 64 -> 64, each Linear -> BatchNorm1d -> ReLU; head of 5. */
+/** Builds MAML's Omniglot MLP: 784 -> 256 -> 128 -> 64 -> 64, each Linear -> BatchNorm1d -> ReLU, with a head of 5. */
 export function omniglotMlp(options: MlpOptions = {}): FeatureModel {
   const hidden = options.hidden ?? [256, 128, 64, 64];
   const layers: Layer[] = [];
   let width = options.inFeatures ?? 784;
   for (const next of hidden) {
-    layers.push(new Linear(width, next), new BatchNorm1d(next), new ReLU());
+    layers.push(new Linear(width, next), new BatchNorm1d(next, options.batchNorm), new ReLU());
     width = next;
   }
   return new FeatureModel(new Sequential(...layers), width, options, 5);
 }
 
-/** The sinusoid-regression MLP of MAML: 1 -> 40 -> 40 -> 1 with ReLU. */
+/** Builds MAML's sinusoid-regression MLP: 1 -> 40 -> 40 -> 1 with ReLU. */
 export function sineMlp(options: MlpOptions = {}): FeatureModel {
   const hidden = options.hidden ?? [40, 40];
   const layers: Layer[] = [];
@@ -173,9 +177,8 @@ export interface ResNet12Options extends HeadOptions {
 }
 
 /**
- * ResNet-12 as used in few-shot learning (MetaOptNet, TADAM): four residual
- * blocks `layer1`..`layer4`, then a global average pool to a vector of
- * channels[3] features; default head of 5 outputs.
+ * ResNet-12 as few-shot papers use it: four residual blocks `layer1`..`layer4`
+ * and a global average pool to channels[3] features. The default head has 5 outputs.
  */
 export class ResNet12 extends Module {
   readonly blocks: ResidualBlock[];

@@ -5,6 +5,7 @@
 // which `functionalCall` redirects to a caller-given map.
 
 import { copyInto } from '../../kernels/optim';
+import { keep } from '../memory';
 import { formatShape, sameShape } from '../shape';
 import { Tensor } from '../tensor';
 
@@ -29,8 +30,8 @@ interface Override {
 }
 let activeOverride: Override | null = null;
 
-// Only Module subclasses with these forward signatures exist in this library, so
-// a loose input list keeps Sequential and functionalCall simple to type.
+// Forward signatures differ between modules (LSTMCell also takes a state pair),
+// so the base class and functionalCall accept any argument list.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyArgs = any[];
 
@@ -55,15 +56,20 @@ export abstract class Module<In extends AnyArgs = [Tensor], Out = Tensor> {
       throw new Error(
         `registerParameter(${name}): parameters must be f32, got ${value.dtype}; register integer state as a buffer.`,
       );
+    if (!value.isLeaf)
+      throw new Error(
+        `registerParameter(${name}): parameters must be leaf tensors; pass value.detach() to cut it from the graph.`,
+      );
     value.requiresGrad_(true);
-    this.ownParameters.set(name, value);
+    // The module owns its tensors, so a model built inside mg.tidy outlives the scope.
+    this.ownParameters.set(name, keep(value));
     return value;
   }
 
   /** Adds a buffer: state saved with the module but not trained (for example running statistics). */
   protected registerBuffer(name: string, value: Tensor): Tensor {
     this.checkNewName(name);
-    this.ownBuffers.set(name, value);
+    this.ownBuffers.set(name, keep(value));
     return value;
   }
 
@@ -88,7 +94,10 @@ export abstract class Module<In extends AnyArgs = [Tensor], Out = Tensor> {
     const replaced = activeOverride?.tensors.get(this)?.get(name);
     if (replaced) return replaced;
     const own = this.ownParameters.get(name);
-    if (!own) throw new Error(`${this.constructor.name}: no parameter named "${name}".`);
+    if (!own)
+      throw new Error(
+        `${this.constructor.name}: no parameter named "${name}"; its parameters are ${[...this.ownParameters.keys()].join(', ') || 'none'}.`,
+      );
     return own;
   }
 
@@ -97,21 +106,16 @@ export abstract class Module<In extends AnyArgs = [Tensor], Out = Tensor> {
     const replaced = activeOverride?.tensors.get(this)?.get(name);
     if (replaced) return replaced;
     const own = this.ownBuffers.get(name);
-    if (!own) throw new Error(`${this.constructor.name}: no buffer named "${name}".`);
+    if (!own)
+      throw new Error(
+        `${this.constructor.name}: no buffer named "${name}"; its buffers are ${[...this.ownBuffers.keys()].join(', ') || 'none'}.`,
+      );
     return own;
   }
 
   /** True inside a functional call that did not ask to update buffers. */
   protected get buffersFrozen(): boolean {
     return activeOverride !== null && !activeOverride.updateBuffers;
-  }
-
-  /** Replaces a buffer's tensor (disposing the old one); used for state kept outside the tape. */
-  protected setBuffer(name: string, value: Tensor): void {
-    const previous = this.ownBuffers.get(name);
-    if (!previous) throw new Error(`${this.constructor.name}: no buffer named "${name}".`);
-    this.ownBuffers.set(name, value);
-    if (previous !== value) previous.dispose();
   }
 
   /** Yields [dottedName, module] for this module (name '') and every descendant, depth first. */
@@ -254,8 +258,8 @@ function splitOverrides(module: AnyModule, params: TensorMap): Map<AnyModule, Ma
 
 /**
  * Runs `module`'s forward with the tensors in `params` (by dotted name) in
- * place of its own parameters and buffers; names not in the map use the
- * module's own. The result is an ordinary graph of ops on those tensors, so it
+ * place of its own parameters and buffers. Names not in the map use the
+ * module's own tensors. The result is an ordinary graph of ops on those tensors, so it
  * is differentiable with respect to them to any order (MAML's adapted weights).
  * BatchNorm layers in training mode use batch statistics and do not write
  * running statistics; use `functionalCallWith` to let them.
@@ -275,15 +279,35 @@ export function functionalCallWith<In extends AnyArgs, Out>(
   options: FunctionalCallOptions,
   ...inputs: In
 ): Out {
-  const override: Override = {
-    tensors: splitOverrides(module, params),
-    updateBuffers: options.updateBuffers ?? false,
-  };
+  // A call nested inside another keeps the outer replacements for modules it does not name.
   const previous = activeOverride;
+  const tensors = new Map<AnyModule, Map<string, Tensor>>();
+  for (const [owner, replaced] of previous?.tensors ?? []) tensors.set(owner, new Map(replaced));
+  for (const [owner, replaced] of splitOverrides(module, params)) {
+    const merged = tensors.get(owner) ?? new Map<string, Tensor>();
+    for (const [name, value] of replaced) merged.set(name, value);
+    tensors.set(owner, merged);
+  }
+  const override: Override = { tensors, updateBuffers: options.updateBuffers ?? false };
   activeOverride = override;
   try {
     return module.forward(...inputs);
   } finally {
     activeOverride = previous;
   }
+}
+
+/** A module seen as a function of a parameter map, the shape meta-learners consume. */
+export interface FunctionalView {
+  /** The module's own parameters by dotted name (the meta-learned initialisation). */
+  readonly params: Map<string, Tensor>;
+  apply(params: Map<string, Tensor>, x: Tensor): Tensor;
+}
+
+/** Returns `module` as {params, apply}, where apply runs `functionalCall(module, params, x)`. */
+export function functionalView(module: Module): FunctionalView {
+  return {
+    params: new Map(module.namedParameters()),
+    apply: (params, x) => functionalCall(module, params, x),
+  };
 }

@@ -1,15 +1,13 @@
 // LSTMCell as torch.nn.LSTMCell: gates = x W_ih^T + b_ih + h W_hh^T + b_hh,
 // split in PyTorch's order (input, forget, cell, output):
 //   c' = sigmoid(f) c + sigmoid(i) tanh(g),  h' = sigmoid(o) tanh(c').
-// Built from matmulT, sigmoid, tanh and elementwise ops, so it differentiates
+// Built from matmulT, narrow, sigmoid, tanh and elementwise ops, so it differentiates
 // to any order (Matching Networks' full context embeddings backpropagate through it).
 
-import { keep } from '../memory';
-import { tensor, zeros } from '../ops/creation';
+import { zeros } from '../ops/creation';
 import { add, mul, sigmoid, tanh } from '../ops/elementwise';
 import { matmulT } from '../ops/matmul';
-import { sum } from '../ops/reduce';
-import { reshape } from '../ops/shape';
+import { narrow } from '../ops/indexing';
 import { formatShape } from '../shape';
 import type { Tensor } from '../tensor';
 import { checkPositiveInt, uniformFanIn } from './init';
@@ -46,19 +44,6 @@ export class LSTMCell extends Module<[Tensor, LSTMState?], LSTMState> {
     }
   }
 
-  // One-hot [1, 4, 1] masks, uploaded once and kept out of tidy scopes.
-  private readonly masks: Tensor[] = [];
-
-  private gateMask(k: number): Tensor {
-    this.masks[k] ??= keep(
-      tensor(
-        [0, 1, 2, 3].map((j) => (j === k ? 1 : 0)),
-        { shape: [1, 4, 1] },
-      ),
-    );
-    return this.masks[k];
-  }
-
   /** Returns [h', c'] for input x [batch, inputSize]; the state defaults to zeros. */
   forward(x: Tensor, state?: LSTMState): LSTMState {
     const hidden = this.hiddenSize;
@@ -84,10 +69,8 @@ export class LSTMCell extends Module<[Tensor, LSTMState?], LSTMState> {
     );
     if (this.hasBias) gates = add(gates, add(this.param('bias_ih'), this.param('bias_hh')));
 
-    // Each gate is picked from [batch, 4, H] by a one-hot mask over the gate
-    // axis and a sum, which keeps every step an ordinary differentiable op.
-    const stacked = reshape(gates, [batch, 4, hidden]);
-    const gate = (k: number): Tensor => sum(mul(stacked, this.gateMask(k)), 1);
+    // PyTorch stacks the gates along axis 1 in the order i, f, g, o.
+    const gate = (k: number): Tensor => narrow(gates, 1, k * hidden, hidden);
     const inputGate = sigmoid(gate(0));
     const forgetGate = sigmoid(gate(1));
     const cellGate = tanh(gate(2));

@@ -47,7 +47,7 @@ function transposeOutputSize(size: number, k: number, s: number, p: number, d: n
   return (size - 1) * s - 2 * p + d * (k - 1) + op + 1;
 }
 
-/** The convolution geometry of x [N, C_in, H, W], a weight of `kernelSize` and y [N, C_out, OH, OW]. */
+/** Returns the convolution geometry of x [N, C_in, H, W], a weight of `kernelSize` and y [N, C_out, OH, OW]. */
 function geometry(
   xShape: readonly number[],
   yShape: readonly number[],
@@ -66,7 +66,7 @@ function geometry(
   };
 }
 
-/** The output padding that makes the transposed convolution of y recover x's size. */
+/** Returns the output padding that makes the transposed convolution of y recover x's size. */
 function recoveringPadding(x: Tensor, y: Tensor, kernelSize: readonly number[], attrs: ConvAttrs) {
   return [0, 1].map(
     (axis) =>
@@ -139,8 +139,8 @@ export const convRules: RuleTable<'conv2d' | 'conv_transpose2d' | 'conv2d_weight
     },
   },
 
-  // Inputs y [N, C_out, OH, OW] and w [C_out, C_in / groups, KH, KW] in the geometry of the
-  // convolution it is the adjoint of; the output is x-shaped.
+  // Inputs are y [N, C_out, OH, OW] and w [C_out, C_in / groups, KH, KW] of the convolution
+  // whose adjoint this is. The output is x-shaped.
   conv_transpose2d: {
     forward([y, w], attrs) {
       const [H, W] = [0, 1].map((axis) =>
@@ -173,7 +173,7 @@ export const convRules: RuleTable<'conv2d' | 'conv_transpose2d' | 'conv2d_weight
     },
   },
 
-  // Inputs x [N, C_in, H, W] and y [N, C_out, OH, OW]; the output is weight-shaped.
+  // Inputs are x [N, C_in, H, W] and y [N, C_out, OH, OW]. The output is weight-shaped.
   conv2d_weight_grad: {
     forward([x, y], attrs) {
       const [KH, KW] = attrs.kernelSize;
@@ -183,8 +183,7 @@ export const convRules: RuleTable<'conv2d' | 'conv_transpose2d' | 'conv2d_weight
       const chunks = weightGradChunks(geo);
       const partial = Tensor.empty([chunks, ...shape], 'f32', 'conv2d_weight_grad');
       convWeightGrad(x.buffer, y.buffer, partial.buffer, geo, chunks);
-      if (chunks === 1) return reshape(partial, shape);
-      const out = sum(partial, 0);
+      const out = chunks === 1 ? reshape(partial, shape) : sum(partial, 0);
       partial.dispose();
       return out;
     },
@@ -350,7 +349,7 @@ export function convTranspose2d(
 }
 
 /**
- * The gradient of sum(conv2d(x, w) * g) with respect to w: a correlation of x
+ * Returns the gradient of sum(conv2d(x, w) * g) with respect to w: a correlation of x
  * [N, C_in, H, W] with g [N, C_out, OH, OW], returning [C_out, C_in / groups, kH, kW].
  */
 export function conv2dWeightGrad(

@@ -1,5 +1,5 @@
 // 2-D max and average pooling (NCHW). Max pooling is a gather at the argmax
-// positions; the gather and its adjoint, a scatter to the same positions, are each
+// positions. The gather and its adjoint, a scatter to the same positions, are each
 // other's backward, so max pooling differentiates to any order with the argmax
 // index held fixed. Average pooling and its adjoint likewise close.
 
@@ -34,7 +34,7 @@ function outputSize(size: number, k: number, s: number, p: number): number {
   return Math.floor((size + 2 * p - k) / s) + 1;
 }
 
-/** Geometry of pooling x-shaped [N, C, H, W] input into y-shaped [N, C, OH, OW] output. */
+/** Returns the geometry of pooling x-shaped [N, C, H, W] input into y-shaped [N, C, OH, OW] output. */
 function geometry(
   xShape: readonly number[],
   yShape: readonly number[],
@@ -92,7 +92,7 @@ export const poolRules: RuleTable<
         poolGather(x.buffer, index.buffer, out.buffer, geometry(x.shape, index.shape, attrs));
       return out;
     },
-    // out = x[index] is linear in x; its adjoint scatters g back to the index.
+    // out = x[index] is linear in x, and its adjoint scatters g back to the index.
     backward(g, { inputs: [x, index], attrs, needsGrad }) {
       if (!needsGrad[0]) return [null, null];
       const inputSize = [x.shape[2], x.shape[3]] as Pair;

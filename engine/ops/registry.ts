@@ -8,29 +8,50 @@ import { elementwiseRules } from './elementwise';
 import { reduceRules } from './reduce';
 import { shapeRules } from './shape';
 import { matmulRules } from './matmul';
-// ops-index family
 import { indexingRules } from './indexing';
-// losses-distance family
 import { softmaxRules } from './softmax';
 import { distanceRules } from './distance';
-// conv-pool family
 import { convRules } from './conv';
 import { poolRules } from './pool';
 
+const families = {
+  elementwiseRules,
+  reduceRules,
+  shapeRules,
+  matmulRules,
+  indexingRules,
+  softmaxRules,
+  distanceRules,
+  convRules,
+  poolRules,
+};
+
 let table: RuleTable<Primitive> | null = null;
 
+/**
+ * Merges the families' rule tables. The spread below is what the compiler checks
+ * for completeness; the loop rejects a primitive that two families both define,
+ * which a spread would silently resolve in favour of the later one.
+ */
 export function ruleTable(): RuleTable<Primitive> {
-  table ??= {
+  if (table) return table;
+  const owner = new Map<string, string>();
+  for (const [family, rules] of Object.entries(families)) {
+    for (const op of Object.keys(rules)) {
+      const previous = owner.get(op);
+      if (previous)
+        throw new Error(`Primitive ${op} has rules in both ${previous} and ${family}; keep one.`);
+      owner.set(op, family);
+    }
+  }
+  table = {
     ...elementwiseRules,
     ...reduceRules,
     ...shapeRules,
     ...matmulRules,
-    // ops-index family
     ...indexingRules,
-    // losses-distance family
     ...softmaxRules,
     ...distanceRules,
-    // conv-pool family
     ...convRules,
     ...poolRules,
   };

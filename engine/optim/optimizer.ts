@@ -177,7 +177,7 @@ export abstract class Optimizer<H extends GroupOptions> {
     for (const [index, s] of saved.state) {
       const tensors: Record<string, Tensor> = {};
       for (const [key, t] of Object.entries(s.tensors)) {
-        const copy = Tensor.empty(t.shape, 'f32', `${this.name} state`);
+        const copy = keep(Tensor.empty(t.shape, 'f32', `${this.name} state`));
         copyInto(t.buffer, copy.buffer, t.size * 4);
         tensors[key] = copy;
       }

@@ -30,7 +30,7 @@ export abstract class LRScheduler {
     this.apply();
   }
 
-  /** The learning rate of each group now. */
+  /** Returns the current learning rate of each group. */
   getLastLr(): number[] {
     return this.optimizer.paramGroups.map((g) => g.lr);
   }
@@ -104,11 +104,11 @@ export class LinearWarmup extends LRScheduler {
 }
 
 /**
- * Cosine annealing from the base lr to etaMin over tMax steps, as
- * torch.optim.lr_scheduler.CosineAnnealingLR's closed form
- * etaMin + (base - etaMin) (1 + cos(pi t / tMax)) / 2, optionally after a
- * linear warmup of warmupSteps steps (from warmupStartFactor * base to base),
- * in which case the cosine phase starts after the warmup.
+ * Cosine annealing from the base lr to etaMin over tMax steps:
+ * etaMin + (base - etaMin) (1 + cos(pi t / tMax)) / 2, the closed form of
+ * torch.optim.lr_scheduler.CosineAnnealingLR. With warmupSteps > 0 a linear
+ * warmup from warmupStartFactor * base to base comes first, and the cosine
+ * phase starts after it (as SequentialLR of LinearLR and CosineAnnealingLR).
  */
 export class CosineAnnealing extends LRScheduler {
   readonly tMax: number;

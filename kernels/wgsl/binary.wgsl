@@ -24,6 +24,11 @@ fn at(v: array<vec4<u32>, 2>, i: u32) -> u32 {
   return v[i / 4u][i % 4u];
 }
 
+// NaN test on the bits: compilers may fold `v != v` to false.
+fn is_nan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
 fn apply(x: f32, y: f32) -> f32 {
   switch OP {
     case 0u: { return x + y; }
@@ -32,8 +37,8 @@ fn apply(x: f32, y: f32) -> f32 {
     case 3u: { return x / y; }
     case 4u: { return pow(x, y); }
     // maximum and minimum propagate NaN, as torch.maximum does.
-    case 5u: { return select(max(x, y), x + y, x != x || y != y); }
-    case 6u: { return select(min(x, y), x + y, x != x || y != y); }
+    case 5u: { return select(max(x, y), x + y, is_nan(x) || is_nan(y)); }
+    case 6u: { return select(min(x, y), x + y, is_nan(x) || is_nan(y)); }
     case 7u: { return select(0.0, 1.0, x == y); }
     case 8u: { return select(0.0, 1.0, x > y); }
     case 9u: { return select(0.0, 1.0, x < y); }

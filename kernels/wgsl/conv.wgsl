@@ -4,9 +4,10 @@
 //   conv_forward:     y = conv(x, w)                       (a = x, b = w, out = y)
 //   conv_transpose:   x = convᵀ(y, w), the adjoint in x    (a = y, b = w, out = x)
 //   conv_weight_grad: w = corr(x, y), the adjoint in w     (a = x, b = y, out = partial w per batch chunk)
-// Each invocation accumulates a register cblock of 4 channels x PB pixels (or taps) with
-// no workgroup memory and no barriers. Reads outside the image use a clamped index
-// and are zeroed with select, so the inner loops have no branches.
+// Each invocation accumulates a register block of 4 channels x PB pixels (8 channels x 4
+// taps in the weight gradient) with no workgroup memory and no barriers. Reads outside the image use a clamped index
+// and are zeroed with select, so the inner loops have no branches. Forward and
+// transposed convolutions at column stride 1 take the faster path in conv_packed.wgsl.
 
 struct Params {
   N: u32,
@@ -174,7 +175,7 @@ fn conv_weight_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoca
   let cblock = rest % (p.channel_blocks * p.groups);
   let s = rest / (p.channel_blocks * p.groups);
   let g = cblock / p.channel_blocks;
-  let c0 = (cblock % p.channel_blocks) * CB;
+  let c0 = (cblock % p.channel_blocks) * 8u;
 
   var x_off: array<u32, 4>;
   var dh: array<i32, 4>;
@@ -186,12 +187,13 @@ fn conv_weight_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoca
     dw[j] = i32(tap % KW * DW) - p.pad_w;
     x_off[j] = (g * p.cin_g + ci) * p.H * p.W;
   }
-  var y_off: array<u32, CB>;
-  for (var j = 0u; j < CB; j++) {
+  var y_off: array<u32, 8>;
+  for (var j = 0u; j < 8u; j++) {
     y_off[j] = (g * p.cout_g + min(c0 + j, p.cout_g - 1u)) * p.OH * p.OW;
   }
 
   var acc: array<vec4<f32>, 4>;
+  var acc_hi: array<vec4<f32>, 4>;
   let n_end = min(p.N, (s + 1u) * p.batch_chunk);
   for (var n = s * p.batch_chunk; n < n_end; n++) {
     let x_image = n * p.C_in * p.H * p.W;
@@ -208,19 +210,23 @@ fn conv_weight_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoca
       for (var ow = 0u; ow < p.OW; ow++) {
         let yo = y_row + ow;
         let yv = vec4<f32>(b[yo + y_off[0]], b[yo + y_off[1]], b[yo + y_off[2]], b[yo + y_off[3]]);
+        let yv_hi = vec4<f32>(b[yo + y_off[4]], b[yo + y_off[5]], b[yo + y_off[6]], b[yo + y_off[7]]);
         let iw = i32(ow * SW);
         for (var j = 0u; j < 4u; j++) {
-          acc[j] += read_a(x_row[j], row_ok[j], iw + dw[j], p.W) * yv;
+          let v = read_a(x_row[j], row_ok[j], iw + dw[j], p.W);
+          acc[j] += v * yv;
+          acc_hi[j] += v * yv_hi;
         }
       }
     }
   }
 
-  for (var c = 0u; c < CB; c++) {
+  for (var c = 0u; c < 8u; c++) {
     if (c0 + c >= p.cout_g) { break; }
     let base = (s * p.C_out + g * p.cout_g + c0 + c) * taps;
     for (var j = 0u; j < 4u; j++) {
-      if (t0 + j < taps) { out[base + t0 + j] = acc[j][c]; }
+      let value = select(acc[j][c % 4u], acc_hi[j][c % 4u], c >= 4u);
+      if (t0 + j < taps) { out[base + t0 + j] = value; }
     }
   }
 }

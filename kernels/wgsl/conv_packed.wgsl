@@ -1,12 +1,14 @@
 // Fast path of conv.wgsl for convolutions with column stride 1, column dilation 1
 // and at most 5 kernel columns, on repacked operands:
 //   xp [N, C_in, H, WP]: x with pad_w zero columns on the left and zeros up to WP on the
-//      right, so 8 consecutive columns starting at any multiple of 4 below OW exist;
+//      right, so 12 consecutive columns starting at any multiple of 8 below OW exist;
 //   wp [groups, C_in / groups, KH, KW, CP]: the weight with output channels innermost,
-//      zero-padded to CP, a multiple of 4, per group.
-// Each invocation computes 4 output channels x 4 output columns. Per input channel and
-// kernel row it loads two vec4 of x and KW vec4 of weights; the KW shifted windows of
-// the 8 columns are static swizzles once the kw loop is unrolled.
+//      zero-padded to CP, a multiple of 8, per group.
+// Each invocation computes 8 output channels x 8 output columns. Per input channel and
+// kernel row it loads three vec4 of x and 2 KW vec4 of weights; the KW shifted windows of
+// the 12 columns are static swizzles once the kw loop is unrolled. On lavapipe (Mesa 25.0,
+// 2-core x86) a probe measured one storage read per invocation at about the cost of four
+// vec4 FMAs, so fewer, wider reads pay off.
 //   pad_columns:  xp from x
 //   pack_weights: wp from w [C_out, C_in / groups, KH, KW]; with FLIP set it instead packs
 //                 the weight of the equivalent forward convolution of conv's transpose at
@@ -28,6 +30,8 @@ struct Params {
   groups: u32,
   pad_h: i32,
   pad_w: i32,
+  /** Batch images per chunk of the weight gradient. */
+  batch_chunk: u32,
   total: u32,
 }
 
@@ -99,52 +103,58 @@ fn conv_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
              @builtin(num_workgroups) num: vec3<u32>) {
   let i = invocation(wid, lid, num);
   if (i >= p.total) { return; }
-  let col_blocks = (p.OW + 3u) / 4u;
-  let channel_blocks = p.CP / 4u;
-  let ow0 = (i % col_blocks) * 4u;
+  let col_blocks = (p.OW + 7u) / 8u;
+  let vec4s = p.CP / 4u;
+  let channel_blocks = p.CP / 8u;
+  let ow0 = (i % col_blocks) * 8u;
   var rest = i / col_blocks;
   let oh = rest % p.OH;
   rest = rest / p.OH;
   let cb = rest % (channel_blocks * p.groups);
   let n = rest / (channel_blocks * p.groups);
   let g = cb / channel_blocks;
-  let c4 = cb % channel_blocks;
+  let c8 = cb % channel_blocks;
 
   let row_vec4s = p.WP / 4u;
   let ih0 = i32(oh * SH) - p.pad_h;
-  var acc0 = vec4<f32>(0.0);
-  var acc1 = vec4<f32>(0.0);
-  var acc2 = vec4<f32>(0.0);
-  var acc3 = vec4<f32>(0.0);
+  var a: array<vec4<f32>, 8>;
+  var b: array<vec4<f32>, 8>;
   for (var ci = 0u; ci < p.cin_g; ci++) {
     let plane = (n * p.C_in + g * p.cin_g + ci) * p.H;
-    let w_base = (g * p.cin_g + ci) * KH * KW * channel_blocks + c4;
+    let w_base = (g * p.cin_g + ci) * KH * KW * vec4s + 2u * c8;
     for (var kh = 0u; kh < KH; kh++) {
       let ih = ih0 + i32(kh * DH);
       let row_ok = ih >= 0 && ih < i32(p.H);
       let at = (plane + u32(clamp(ih, 0, i32(p.H) - 1))) * row_vec4s + ow0 / 4u;
-      let lo = select(vec4<f32>(0.0), xp[at], row_ok);
-      let hi = select(vec4<f32>(0.0), xp[at + 1u], row_ok);
+      let x0 = select(vec4<f32>(0.0), xp[at], row_ok);
+      let x1 = select(vec4<f32>(0.0), xp[at + 1u], row_ok);
+      let x2 = select(vec4<f32>(0.0), xp[at + 2u], row_ok);
       for (var kw = 0u; kw < KW; kw++) {
-        let v = shifted(lo, hi, kw);
-        let w = wp[w_base + (kh * KW + kw) * channel_blocks];
-        acc0 += v.x * w;
-        acc1 += v.y * w;
-        acc2 += v.z * w;
-        acc3 += v.w * w;
+        let v = shifted(x0, x1, kw);
+        let u = shifted(x1, x2, kw);
+        let t = w_base + (kh * KW + kw) * vec4s;
+        let w0 = wp[t];
+        let w1 = wp[t + 1u];
+        for (var k = 0u; k < 4u; k++) {
+          a[k] += v[k] * w0;
+          b[k] += v[k] * w1;
+          a[k + 4u] += u[k] * w0;
+          b[k + 4u] += u[k] * w1;
+        }
       }
     }
   }
 
-  // acc_j holds output column ow0 + j for the 4 channels 4 * c4 .. 4 * c4 + 3.
+  // a[k] and b[k] hold output column ow0 + k for channels 8 * c8 .. + 3 and + 4 .. + 7.
   let plane_size = p.OH * p.OW;
-  for (var j = 0u; j < 4u; j++) {
-    let co = c4 * 4u + j;
+  for (var j = 0u; j < 8u; j++) {
+    let co = c8 * 8u + j;
     if (co >= p.cout_g) { break; }
     let base = (n * p.C_out + g * p.cout_g + co) * plane_size + oh * p.OW + ow0;
-    let values = vec4<f32>(acc0[j], acc1[j], acc2[j], acc3[j]);
-    for (var px = 0u; px < 4u; px++) {
-      if (ow0 + px < p.OW) { out[base + px] = values[px]; }
+    for (var k = 0u; k < 8u; k++) {
+      let value = select(a[k][j % 4u], b[k][j % 4u], j >= 4u);
+      if (ow0 + k < p.OW) { out[base + k] = value; }
     }
   }
 }
+

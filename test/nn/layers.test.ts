@@ -1,4 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as mg from '../../index';
 import { expectClose, randomArray } from '../helpers';
@@ -118,6 +121,13 @@ describe('Module', () => {
     expectClose(await values(model.at(0).param('weight')), await values(good));
   });
 
+  it('survives construction inside tidy', async () => {
+    const model = mg.tidy(() => new nn.Sequential(new nn.Linear(2, 2), new nn.BatchNorm1d(2)));
+    expect(model.stateDict().size).toBe(7);
+    for (const [name, t] of model.stateDict()) expect(t.isDisposed, name).toBe(false);
+    expect(model.forward(mg.ones([3, 2])).shape).toEqual([3, 2]);
+  });
+
   it('rejects dotted and repeated names', () => {
     class Bad extends nn.Module {
       constructor(name: string) {
@@ -131,6 +141,16 @@ describe('Module', () => {
     }
     expect(() => new Bad('a.b')).toThrow(/contain no dot/);
     expect(() => new Bad('w')).toThrow(/"w" is already registered/);
+    class Computed extends nn.Module {
+      constructor() {
+        super();
+        this.registerParameter('w', mg.ones([2], { requiresGrad: true }).mul(2));
+      }
+      forward(x: mg.Tensor): mg.Tensor {
+        return x;
+      }
+    }
+    expect(() => new Computed()).toThrow(/registerParameter\(w\): parameters must be leaf tensors/);
   });
 });
 
@@ -164,6 +184,12 @@ describe('Linear', () => {
       /shape \[3, 5\] does not end in inFeatures = 4/,
     );
     expect(() => new nn.Linear(0, 2)).toThrow(/inFeatures must be a positive integer, got 0/);
+    expect(() => layer.param('weights')).toThrow(
+      /Linear: no parameter named "weights"; its parameters are weight, bias/,
+    );
+    expect(() => layer.buffer('running_mean')).toThrow(
+      /no buffer named "running_mean"; its buffers are none/,
+    );
   });
 });
 
@@ -309,5 +335,127 @@ describe('LSTMCell', () => {
     expect(() => cell.forward(mg.zeros([2, 3]), [mg.zeros([2, 5]), mg.zeros([2, 4])])).toThrow(
       /state h has shape \[2, 5\], expected \[2, 4\]/,
     );
+  });
+});
+
+/** Float64 direct convolution of x [N, C, H, W] with w [O, C / groups, kh, kw]. */
+function convReference(
+  x: Float64Array,
+  xShape: number[],
+  w: Float64Array,
+  wShape: number[],
+  bias: Float64Array | null,
+  stride: number,
+  padding: number,
+  groups: number,
+): { y: Float64Array; shape: number[] } {
+  const [n, c, h, wd] = xShape;
+  const [o, cg, kh, kw] = wShape;
+  const oh = Math.floor((h + 2 * padding - kh) / stride) + 1;
+  const ow = Math.floor((wd + 2 * padding - kw) / stride) + 1;
+  const y = new Float64Array(n * o * oh * ow);
+  const perGroup = o / groups;
+  for (let b = 0; b < n; b++)
+    for (let oc = 0; oc < o; oc++)
+      for (let i = 0; i < oh; i++)
+        for (let j = 0; j < ow; j++) {
+          let acc = bias ? bias[oc] : 0;
+          const g = Math.floor(oc / perGroup);
+          for (let ic = 0; ic < cg; ic++)
+            for (let u = 0; u < kh; u++)
+              for (let v = 0; v < kw; v++) {
+                const hi = i * stride - padding + u;
+                const wi = j * stride - padding + v;
+                if (hi < 0 || hi >= h || wi < 0 || wi >= wd) continue;
+                acc +=
+                  x[((b * c + g * cg + ic) * h + hi) * wd + wi] *
+                  w[((oc * cg + ic) * kh + u) * kw + v];
+              }
+          y[((b * o + oc) * oh + i) * ow + j] = acc;
+        }
+  return { y, shape: [n, o, oh, ow] };
+}
+
+describe('Conv2d and pooling layers', () => {
+  it('Conv2d matches a float64 reference with stride, padding and groups', async () => {
+    mg.manualSeed(13);
+    const layer = new nn.Conv2d(4, 6, 3, { stride: 2, padding: 1, groups: 2 });
+    const w = Float64Array.from(await layer.param('weight').data());
+    const b = Float64Array.from(await layer.param('bias').data());
+    const x = randomArray(2 * 4 * 7 * 5, 14);
+    const expected = convReference(x, [2, 4, 7, 5], w, [6, 2, 3, 3], b, 2, 1, 2);
+    const y = layer.forward(mg.tensor(Float32Array.from(x), { shape: [2, 4, 7, 5] }));
+    expect(y.shape).toEqual(expected.shape);
+    expectClose(await values(y), expected.y);
+  });
+
+  it('Conv2d initialises in +-1/sqrt(fan_in)', async () => {
+    mg.manualSeed(15);
+    const layer = new nn.Conv2d(6, 9, [3, 2], { groups: 3, bias: true });
+    expect(layer.param('weight').shape).toEqual([9, 2, 3, 2]);
+    const bound = 1 / Math.sqrt(2 * 3 * 2);
+    for (const name of ['weight', 'bias']) {
+      const v = await values(layer.param(name));
+      expect(Math.max(...v.map(Math.abs)), name).toBeLessThanOrEqual(bound);
+    }
+    expect(new nn.Conv2d(2, 2, 1, { bias: false }).namedParameters().map(([n]) => n)).toEqual([
+      'weight',
+    ]);
+    expect(() => new nn.Conv2d(3, 4, 3, { groups: 2 })).toThrow(
+      /groups = 2 must divide inChannels \(3\)/,
+    );
+  });
+
+  it('Conv2d backward works to second order', async () => {
+    mg.manualSeed(16);
+    const layer = new nn.Conv2d(2, 2, 2, { padding: 1 });
+    const x = mg.tensor(Float32Array.from(randomArray(2 * 2 * 3 * 3, 17)), {
+      shape: [2, 2, 3, 3],
+      requiresGrad: true,
+    });
+    const w = mg.tensor(Float32Array.from(randomArray(16, 18)), {
+      shape: [2, 2, 2, 2],
+      requiresGrad: true,
+    });
+    // tanh makes the function non-linear in w, so the second derivative is not trivially zero.
+    await mg.gradgradcheck(
+      (xi, wi) => mg.tanh(mg.functionalCall(layer, { weight: wi }, xi)),
+      [x, w],
+    );
+  });
+
+  it('MaxPool2d and AvgPool2d match float64 references', async () => {
+    const x = randomArray(2 * 3 * 5 * 4, 19);
+    const t = mg.tensor(Float32Array.from(x), { shape: [2, 3, 5, 4] });
+    const maxOut: number[] = [];
+    const avgOut: number[] = [];
+    // 2x2 windows with stride 2 over 5x4: the last row is dropped, as PyTorch does.
+    for (let plane = 0; plane < 6; plane++)
+      for (let i = 0; i < 2; i++)
+        for (let j = 0; j < 2; j++) {
+          const window = [0, 1].flatMap((u) =>
+            [0, 1].map((v) => x[plane * 20 + (2 * i + u) * 4 + 2 * j + v]),
+          );
+          maxOut.push(Math.max(...window));
+          avgOut.push(window.reduce((s, v) => s + v, 0) / 4);
+        }
+    const maxY = new nn.MaxPool2d(2).forward(t);
+    expect(maxY.shape).toEqual([2, 3, 2, 2]);
+    expectClose(await values(maxY), maxOut);
+    expectClose(await values(new nn.AvgPool2d(2).forward(t)), avgOut);
+  });
+});
+
+describe('LSTMCell checkpoint', () => {
+  it('saves and loads its four tensors', async () => {
+    mg.manualSeed(20);
+    const cell = new nn.LSTMCell(2, 3);
+    const path = join(await mkdtemp(join(tmpdir(), 'metagrad-lstm-')), 'cell.safetensors');
+    await mg.saveModule(path, cell);
+    const { tensors } = await mg.loadSafetensors(path);
+    expect([...tensors.keys()]).toEqual(['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh']);
+    const other = new nn.LSTMCell(2, 3);
+    await mg.loadModule(path, other);
+    expect(await values(other.param('weight_hh'))).toEqual(await values(cell.param('weight_hh')));
   });
 });

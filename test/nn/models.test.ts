@@ -196,6 +196,33 @@ describe('functionalCall', () => {
     ]);
   });
 
+  it('functionalView runs functionalCall', async () => {
+    mg.manualSeed(10);
+    const model = nn.convNet4({ hidden: 4, batchNorm: { trackRunningStats: false } });
+    expect(model.namedBuffers()).toEqual([]);
+    const view = mg.functionalView(model);
+    expect([...view.params.keys()]).toEqual(model.namedParameters().map(([n]) => n));
+    const x = mg.randn([3, 1, 28, 28]);
+    const doubled = new Map([...view.params].map(([n, p]) => [n, p.mul(2)]));
+    const expected = await mg.functionalCall(model, doubled, x).data();
+    expect(Array.from(await view.apply(doubled, x).data())).toEqual(Array.from(expected));
+    expect(Array.from(expected)).not.toEqual(Array.from(await model.forward(x).data()));
+  });
+
+  it('nested calls keep the outer replacements', async () => {
+    const features = nn.sineMlp({ hidden: [2] }).features;
+    class Wrapper extends nn.Module {
+      readonly inner = this.registerModule('inner', features);
+      forward(x: mg.Tensor): mg.Tensor {
+        return mg.functionalCall(this.inner, { '0.bias': mg.zeros([2]) }, x);
+      }
+    }
+    const weight = mg.tensor([[2], [-3]]);
+    const y = mg.functionalCall(new Wrapper(), { 'inner.0.weight': weight }, mg.tensor([[1.5]]));
+    // relu(1.5 W + 0): the outer call supplies W, the nested call the zero bias.
+    expect(Array.from(await y.data())).toEqual([3, 0]);
+  });
+
   it('rejects unknown names and wrong shapes', () => {
     const model = nn.sineMlp();
     expect(() =>

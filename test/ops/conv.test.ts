@@ -207,6 +207,13 @@ const cases: Case[] = [
     options: { stride: [1, 3], padding: [0, 2], dilation: [2, 1] },
   },
   {
+    name: '3x5 kernel, wide padding',
+    x: [2, 3, 6, 5],
+    w: [4, 3, 3, 5],
+    bias: false,
+    options: { padding: [1, 2] },
+  },
+  {
     name: '1x7 kernel, generic path',
     x: [2, 3, 5, 12],
     w: [5, 3, 1, 7],
@@ -442,5 +449,24 @@ describe('conv errors', () => {
     expect(() =>
       mg.convTranspose2d(mg.zeros([1, 6, 1, 1]), mg.zeros([6, 2, 1, 1]), undefined, { padding: 1 }),
     ).toThrow(/convTranspose2d: .* gives an output of size -1/);
+  });
+});
+
+describe('conv net second order', () => {
+  it('conv, tanh, maxPool2d, conv', async () => {
+    // The shape of one MAML inner step: the Hessian-vector products go through both
+    // convolutions and the pooling gather, in every backward rule.
+    const x = upload(randomArray(2 * 2 * 6 * 6, 401), [2, 2, 6, 6]);
+    const w1 = upload(randomArray(4 * 2 * 3 * 3, 402), [4, 2, 3, 3], true);
+    const b1 = upload(randomArray(4, 403), [4], true);
+    const w2 = upload(randomArray(3 * 4 * 3 * 3, 404), [3, 4, 3, 3], true);
+    const net = (a: mg.Tensor, b: mg.Tensor, c: mg.Tensor) => {
+      const hidden = mg.tanh(mg.conv2d(x, a, b, { padding: 1 }));
+      return mg.conv2d(mg.maxPool2d(hidden, { kernelSize: 2 }), c, undefined, { padding: 1 });
+    };
+    // A small step keeps every pooling window's argmax fixed.
+    const tol = { atol: 3e-2, rtol: 3e-2, eps: 1e-3 };
+    expect(await mg.gradcheck(net, [w1, b1, w2], tol)).toBe(true);
+    expect(await mg.gradgradcheck(net, [w1, b1, w2], tol)).toBe(true);
   });
 });

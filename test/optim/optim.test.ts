@@ -37,7 +37,7 @@ const { problem } = fixture;
 const X = mg.keep(mg.tensor(problem.x, { shape: [8, 3] }));
 const Y = mg.keep(mg.tensor(problem.y, { shape: [8, 4] }));
 
-/** The fixture's loss: mean squared residual plus 0.1 sum(w^4). */
+/** Computes the fixture's loss: mean squared residual plus 0.1 sum(w^4). */
 function loss(w: mg.Tensor, b: mg.Tensor): mg.Tensor {
   const r = X.matmul(w).add(b).sub(Y);
   return r.mul(r).mean().add(w.pow(4).sum().mul(0.1));
@@ -117,6 +117,13 @@ describe('optimizers', () => {
     };
     expectClose(await resume(true), c.steps[9].w, { atol: 2e-5, rtol: 2e-4 });
     const restarted = await resume(false);
+
+    // State loaded inside tidy stays alive after the scope.
+    const [wt, bt] = freshParams();
+    const inScope = makeOptimizer(c, wt, bt);
+    mg.tidy(() => inScope.loadStateDict(opt.stateDict()));
+    run(inScope, wt, bt);
+    expect(inScope.stateDict().state.get(0)?.step).toBe(5);
     const gap = Math.max(...restarted.map((v, i) => Math.abs(v - c.steps[9].w[i])));
     expect(gap).toBeGreaterThan(1e-3);
     expect(opt.stateDict().state.get(0)?.step).toBe(4);
@@ -253,6 +260,7 @@ describe('clipping', () => {
   for (const [key, maxNorm, normType] of [
     ['norm2', 1, 2],
     ['norm3', 2, 3],
+    ['normInf', 1.5, Infinity],
     ['normLarge', 100, 2],
   ] as const) {
     it(`clipGradNorm ${key} matches PyTorch`, async () => {
@@ -263,6 +271,17 @@ describe('clipping', () => {
     });
   }
 
+  it('clipped gradients outlive tidy', async () => {
+    const ps = params();
+    const before = mg.memory().tensors;
+    const norm = mg.tidy(() => optim.clipGradNorm(ps, 1));
+    optim.clipGradValue(ps, 0.1);
+    for (const p of ps) expect(p.grad!.isDisposed).toBe(false);
+    expect(await norm.item()).toBeCloseTo(clipping.norm2.norm!, 4);
+    // Only the returned norm remains; the partial sums are freed.
+    expect(mg.memory().tensors).toBe(before + 1);
+  });
+
   it('clipGradValue matches PyTorch', async () => {
     const ps = params();
     optim.clipGradValue(ps, 0.5);
@@ -271,8 +290,8 @@ describe('clipping', () => {
 
   it('rejects invalid arguments', () => {
     expect(() => optim.clipGradNorm(params(), -1)).toThrow(/maxNorm must be >= 0, got -1/);
-    expect(() => optim.clipGradNorm(params(), 1, Infinity)).toThrow(
-      /normType must be a finite number > 0/,
+    expect(() => optim.clipGradNorm(params(), 1, 0)).toThrow(
+      /normType must be > 0 or Infinity, got 0/,
     );
   });
 });

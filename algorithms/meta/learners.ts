@@ -1,0 +1,274 @@
+// The optimisation-based meta-learners behind `metagrad train`: MAML (second
+// order), FOMAML, MAML++, Meta-SGD, ANIL and Reptile, on a Module model.
+
+import * as mg from '../../engine/index';
+import type { Tensor } from '../../engine/index';
+import { functionalView, type Module } from '../../engine/nn/module';
+import { Adam, CosineAnnealing, type LRScheduler } from '../../engine/optim/index';
+import { formatShape } from '../../engine/shape';
+import { copyInto } from '../../kernels/optim';
+import type { FunctionalModel, LossFn, ParamMap, Task } from './functional';
+import { accuracyOf, type EvalResult, type MetaLearner, type StepResult } from './learner';
+import { Maml, multiStepWeights, type InnerLrMode } from './maml';
+
+export const META_ALGORITHMS = ['maml', 'fomaml', 'mamlpp', 'metasgd', 'anil', 'reptile'] as const;
+export type MetaAlgorithm = (typeof META_ALGORITHMS)[number];
+
+export type TaskKind = 'classification' | 'regression';
+
+export interface LearnerConfig {
+  innerSteps: number;
+  /** Inner steps at evaluation; MAML evaluates with more steps than it trains with. */
+  testInnerSteps: number;
+  innerLr: number;
+  metaLr: number;
+  iterations: number;
+  /** MAML++: iterations over which the multi-step loss weights anneal to the last step. */
+  mslAnnealIterations: number;
+  /** MAML++: first-order meta-gradients before this iteration, second order after. */
+  firstOrderIterations: number;
+  /** ANIL: the name prefix of the head, the only part the inner loop adapts. */
+  headPrefix: string;
+}
+
+export function lossFor(kind: TaskKind): LossFn {
+  return kind === 'classification'
+    ? (logits, labels) => mg.crossEntropy(logits, labels)
+    : (prediction, target) => mg.mseLoss(prediction, target);
+}
+
+function copyChecked(target: ParamMap, source: ParamMap, what: string): void {
+  for (const [name, tensor] of target) {
+    const given = source.get(name);
+    if (!given) throw new Error(`${what}: the checkpoint has no tensor "${name}".`);
+    if (given.shape.join() !== tensor.shape.join()) {
+      throw new Error(
+        `${what}: tensor "${name}" has shape ${formatShape(given.shape)} in the checkpoint, expected ${formatShape(tensor.shape)}.`,
+      );
+    }
+  }
+}
+
+/** MAML and the variants that share its inner loop. */
+export class MamlLearner implements MetaLearner {
+  readonly name: MetaAlgorithm;
+  readonly optimizer: Adam;
+  private readonly maml: Maml;
+  private readonly module: Module<[Tensor], Tensor>;
+  private readonly scheduler: LRScheduler | null;
+  private readonly kind: TaskKind;
+  private readonly config: LearnerConfig;
+
+  constructor(
+    name: Exclude<MetaAlgorithm, 'reptile'>,
+    module: Module<[Tensor], Tensor>,
+    kind: TaskKind,
+    config: LearnerConfig,
+  ) {
+    this.name = name;
+    this.module = module;
+    this.kind = kind;
+    this.config = config;
+    const innerLrMode: InnerLrMode =
+      name === 'metasgd' ? 'per-parameter' : name === 'mamlpp' ? 'per-layer-per-step' : 'fixed';
+    this.maml = new Maml(functionalView(module), lossFor(kind), {
+      innerSteps: config.innerSteps,
+      innerLr: config.innerLr,
+      firstOrder: name === 'fomaml',
+      innerLrMode,
+      multiStepLoss: name === 'mamlpp',
+      adapted: name === 'anil' ? (param) => param.startsWith(config.headPrefix) : undefined,
+    });
+    this.optimizer = new Adam([...this.maml.metaParameters().values()], { lr: config.metaLr });
+    // MAML++ anneals the meta learning rate with a cosine schedule.
+    this.scheduler =
+      name === 'mamlpp'
+        ? new CosineAnnealing(this.optimizer, {
+            tMax: config.iterations,
+            etaMin: config.metaLr * 0.01,
+          })
+        : null;
+  }
+
+  stateTensors(): ParamMap {
+    return new Map([
+      ...this.module.stateDict(),
+      ...[...this.maml.innerLrs].map(([n, t]) => [`innerLr.${n}`, t] as [string, Tensor]),
+    ]);
+  }
+
+  loadStateTensors(tensors: ParamMap): void {
+    copyChecked(this.stateTensors(), tensors, `${this.name} checkpoint`);
+    this.module.loadStateDict(
+      new Map([...tensors].filter(([name]) => !name.startsWith('innerLr.'))),
+    );
+    for (const [name, lr] of this.maml.innerLrs)
+      copyInto(tensors.get(`innerLr.${name}`)!.buffer, lr.buffer, lr.size * 4);
+  }
+
+  async trainStep(tasks: Task[], iteration: number): Promise<StepResult> {
+    const secondOrder = this.name !== 'mamlpp' || iteration >= this.config.firstOrderIterations;
+    const stepWeights =
+      this.name === 'mamlpp'
+        ? multiStepWeights(this.config.innerSteps, iteration, this.config.mslAnnealIterations)
+        : undefined;
+
+    const { loss, predictions } = mg.tidy(() => {
+      const result = this.maml.metaLoss(tasks, { secondOrder, stepWeights });
+      result.loss.backward();
+      this.optimizer.step();
+      this.optimizer.zeroGrad();
+      return { loss: result.loss.detach(), predictions: result.predictions.map((p) => p.detach()) };
+    });
+    this.scheduler?.step();
+
+    const value = await loss.item();
+    let accuracy: number | undefined;
+    if (this.kind === 'classification') {
+      const scores = await Promise.all(predictions.map((p, i) => accuracyOf(p, tasks[i].queryY)));
+      accuracy = scores.reduce((a, b) => a + b, 0) / scores.length;
+    }
+    loss.dispose();
+    for (const p of predictions) p.dispose();
+    return { loss: value, accuracy };
+  }
+
+  async evaluate(
+    task: Task,
+    steps = this.config.testInnerSteps,
+    keepPrediction = false,
+  ): Promise<EvalResult> {
+    return evaluateAdapted(this.kind, task, keepPrediction, () => {
+      const trajectory = this.maml.adapt(task, steps, false);
+      const params = trajectory[trajectory.length - 1];
+      return this.maml.model.apply(params, task.queryX, { step: steps });
+    });
+  }
+}
+
+async function evaluateAdapted(
+  kind: TaskKind,
+  task: Task,
+  keepPrediction: boolean,
+  predict: () => Tensor,
+): Promise<EvalResult> {
+  const loss = lossFor(kind);
+  const { prediction, value } = mg.tidy(() => {
+    const out = predict().detach();
+    return { prediction: out, value: mg.noGrad(() => loss(out, task.queryY)) };
+  });
+  const result: EvalResult = { loss: await value.item() };
+  if (kind === 'classification') result.accuracy = await accuracyOf(prediction, task.queryY);
+  value.dispose();
+  if (keepPrediction) result.prediction = prediction;
+  else prediction.dispose();
+  return result;
+}
+
+/**
+ * Reptile (Nichol et al. 2018): adapt a copy of θ to each task with plain SGD,
+ * then move θ toward the adapted weights. The meta-optimizer receives
+ * θ - mean_i φ_i as the gradient, so with SGD at rate ε the update is
+ * θ ← θ + ε (mean_i φ_i - θ).
+ */
+export class ReptileLearner implements MetaLearner {
+  readonly name = 'reptile' as const;
+  readonly optimizer: Adam;
+  private readonly module: Module<[Tensor], Tensor>;
+  private readonly model: FunctionalModel;
+  private readonly kind: TaskKind;
+  private readonly config: LearnerConfig;
+
+  constructor(module: Module<[Tensor], Tensor>, kind: TaskKind, config: LearnerConfig) {
+    this.module = module;
+    this.model = functionalView(module);
+    this.kind = kind;
+    this.config = config;
+    this.optimizer = new Adam([...this.model.params.values()], { lr: config.metaLr, beta1: 0 });
+  }
+
+  stateTensors(): ParamMap {
+    return this.module.stateDict();
+  }
+
+  loadStateTensors(tensors: ParamMap): void {
+    copyChecked(this.stateTensors(), tensors, 'reptile checkpoint');
+    this.module.loadStateDict(tensors);
+  }
+
+  private adapt(task: Pick<Task, 'supportX' | 'supportY'>, steps: number): ParamMap {
+    const loss = lossFor(this.kind);
+    let params: ParamMap = this.model.params;
+    for (let s = 0; s < steps; s++) {
+      const names = [...params.keys()];
+      const value = loss(this.model.apply(params, task.supportX), task.supportY);
+      const grads = mg.grad(
+        value,
+        names.map((n) => params.get(n)!),
+        { allowUnused: true },
+      );
+      const next: ParamMap = new Map();
+      names.forEach((name, i) => {
+        const p = params.get(name)!.detach();
+        const g = grads[i];
+        next.set(name, (g ? mg.sub(p, mg.mul(g, this.config.innerLr)) : p).requiresGrad_(true));
+      });
+      params = next;
+    }
+    return params;
+  }
+
+  async trainStep(tasks: Task[]): Promise<StepResult> {
+    const losses = mg.tidy(() => {
+      const names = [...this.model.params.keys()];
+      const sums = new Map<string, Tensor>();
+      const values: Tensor[] = [];
+      for (const task of tasks) {
+        const adapted = this.adapt(task, this.config.innerSteps);
+        values.push(
+          mg.noGrad(() => lossFor(this.kind)(this.model.apply(adapted, task.queryX), task.queryY)),
+        );
+        for (const name of names) {
+          const difference = mg.sub(
+            this.model.params.get(name)!.detach(),
+            adapted.get(name)!.detach(),
+          );
+          const previous = sums.get(name);
+          sums.set(name, previous ? mg.add(previous, difference) : difference);
+        }
+      }
+      for (const name of names) {
+        const param = this.model.params.get(name)!;
+        param.grad?.dispose();
+        param.grad = mg.keep(mg.mul(sums.get(name)!, 1 / tasks.length));
+      }
+      this.optimizer.step();
+      this.optimizer.zeroGrad();
+      return values;
+    });
+    const numbers = await Promise.all(losses.map((t) => t.item()));
+    for (const t of losses) t.dispose();
+    return { loss: numbers.reduce((a, b) => a + b, 0) / numbers.length };
+  }
+
+  async evaluate(
+    task: Task,
+    steps = this.config.testInnerSteps,
+    keepPrediction = false,
+  ): Promise<EvalResult> {
+    return evaluateAdapted(this.kind, task, keepPrediction, () =>
+      this.model.apply(this.adapt(task, steps), task.queryX),
+    );
+  }
+}
+
+export function createLearner(
+  name: MetaAlgorithm,
+  module: Module<[Tensor], Tensor>,
+  kind: TaskKind,
+  config: LearnerConfig,
+): MetaLearner {
+  return name === 'reptile'
+    ? new ReptileLearner(module, kind, config)
+    : new MamlLearner(name, module, kind, config);
+}

@@ -1,0 +1,340 @@
+// The `metagrad` command.
+
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import * as mg from '../engine/index';
+import { META_ALGORITHMS, type MetaAlgorithm } from '../algorithms/meta/learners';
+import { downloadFile, omniglotFiles } from '../data/download';
+import { EpisodeShapeError } from '../data/episodes';
+import { defaultDataDir } from '../data/omniglot';
+import { UsageError, parseChoice, parseNumber } from './errors';
+import {
+  evaluateTasks,
+  formatResult,
+  learnerFor,
+  loadCheckpoint,
+  makeSource,
+  train,
+  writeResult,
+  type DatasetName,
+  type TrainConfig,
+} from './train';
+import { runStart } from './start';
+
+const DATASETS = ['sine', 'omniglot'] as const;
+
+/** The papers' settings for each dataset (Finn et al. 2017 for MAML), used where an option is not given. */
+function defaults(
+  dataset: DatasetName,
+  ways: number,
+): Omit<TrainConfig, 'algorithm' | 'dataset' | 'seed' | 'out' | 'dataDir' | 'split'> {
+  if (dataset === 'sine') {
+    return {
+      ways: 1,
+      shots: 10,
+      queries: 10,
+      innerSteps: 1,
+      testInnerSteps: 10,
+      innerLr: 0.01,
+      metaLr: 0.001,
+      metaBatch: 25,
+      iterations: 70000,
+      hidden: 40,
+      logInterval: 100,
+      evalInterval: 1000,
+      valEpisodes: 100,
+      testEpisodes: 600,
+    };
+  }
+  const twenty = ways >= 20;
+  return {
+    ways: 5,
+    shots: 1,
+    queries: 15,
+    innerSteps: twenty ? 5 : 1,
+    testInnerSteps: 3,
+    innerLr: twenty ? 0.1 : 0.4,
+    metaLr: 0.001,
+    metaBatch: twenty ? 16 : 32,
+    iterations: 60000,
+    hidden: 64,
+    logInterval: 100,
+    evalInterval: 1000,
+    valEpisodes: 100,
+    testEpisodes: 600,
+  };
+}
+
+interface TrainFlags {
+  dataset: string;
+  ways?: string;
+  shots?: string;
+  queries?: string;
+  innerSteps?: string;
+  testInnerSteps?: string;
+  innerLr?: string;
+  metaLr?: string;
+  metaBatch?: string;
+  iterations?: string;
+  seed: string;
+  dataDir?: string;
+  split: string;
+  hidden?: string;
+  logInterval?: string;
+  evalInterval?: string;
+  valEpisodes?: string;
+  testEpisodes?: string;
+  out?: string;
+  resume?: string;
+  stopAfter?: string;
+  progress: boolean;
+}
+
+function resolveDataDir(flag: string | undefined): string {
+  return resolve(flag ?? defaultDataDir());
+}
+
+function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
+  const algorithm = parseChoice('algorithm', algorithmName, META_ALGORITHMS) as MetaAlgorithm;
+  const dataset = parseChoice('--dataset', flags.dataset, DATASETS);
+  const int = (option: string, value: string | undefined, fallback: number, min = 1) =>
+    value === undefined ? fallback : parseNumber(option, value, 'integer', min);
+  const num = (option: string, value: string | undefined, fallback: number) => {
+    if (value === undefined) return fallback;
+    const parsed = parseNumber(option, value, 'number');
+    if (!(parsed > 0)) throw new UsageError(`${option} ${value} must be positive.`);
+    return parsed;
+  };
+  const ways = int('--ways', flags.ways, dataset === 'sine' ? 1 : 5, 2);
+  const base = defaults(dataset, ways);
+  if (dataset === 'sine' && flags.ways !== undefined)
+    throw new UsageError(
+      '--ways does not apply to --dataset sine, which is regression; leave it out.',
+    );
+  const config: TrainConfig = {
+    algorithm,
+    dataset,
+    ways: dataset === 'sine' ? 1 : ways,
+    shots: int('--shots', flags.shots, base.shots),
+    queries: int('--queries', flags.queries, base.queries),
+    innerSteps: int('--inner-steps', flags.innerSteps, base.innerSteps),
+    testInnerSteps: int(
+      '--test-inner-steps',
+      flags.testInnerSteps,
+      Math.max(base.testInnerSteps, flags.innerSteps === undefined ? 0 : Number(flags.innerSteps)),
+    ),
+    innerLr: num('--inner-lr', flags.innerLr, base.innerLr),
+    metaLr: num('--meta-lr', flags.metaLr, base.metaLr),
+    metaBatch: int('--meta-batch', flags.metaBatch, base.metaBatch),
+    iterations: int('--iterations', flags.iterations, base.iterations),
+    seed: parseNumber('--seed', flags.seed, 'integer', 0),
+    dataDir: resolveDataDir(flags.dataDir),
+    split: parseChoice('--split', flags.split, ['vinyals', 'lake'] as const),
+    hidden: int('--hidden', flags.hidden, base.hidden),
+    logInterval: int('--log-interval', flags.logInterval, base.logInterval),
+    evalInterval: int('--eval-interval', flags.evalInterval, base.evalInterval),
+    valEpisodes: int('--val-episodes', flags.valEpisodes, base.valEpisodes),
+    testEpisodes: int('--test-episodes', flags.testEpisodes, base.testEpisodes),
+    out: '',
+  };
+  config.logInterval = Math.min(config.logInterval, config.iterations);
+  config.evalInterval = Math.min(config.evalInterval, config.iterations);
+  config.out = resolve(
+    flags.out ??
+      join(
+        'runs',
+        `${algorithm}-${dataset}${dataset === 'sine' ? '' : `-${config.ways}w${config.shots}s`}-seed${config.seed}`,
+      ),
+  );
+  if (dataset === 'omniglot' && !existsSync(config.dataDir)) {
+    throw new UsageError(
+      `--data-dir ${config.dataDir} does not exist; download Omniglot with \`metagrad data omniglot --data-dir ${config.dataDir}\` or point --data-dir at it.`,
+    );
+  }
+  return config;
+}
+
+async function readConfig(runDir: string): Promise<TrainConfig> {
+  const path = join(resolve(runDir), 'config.json');
+  if (!existsSync(path)) throw new UsageError(`${runDir} is not a run folder: ${path} is missing.`);
+  return JSON.parse(await readFile(path, 'utf8')) as TrainConfig;
+}
+
+export function program(): Command {
+  const cli = new Command('metagrad')
+    .description(
+      'Meta-learning on WebGPU: train and evaluate MAML-family learners on sinusoids and Omniglot.',
+    )
+    .showSuggestionAfterError(true)
+    .exitOverride();
+
+  const data = cli.command('data').description('Download datasets.');
+  data
+    .command('omniglot')
+    .description('Download the two Omniglot zips of the official release and check their MD5 sums.')
+    .option(
+      '--data-dir <dir>',
+      'folder to store the data in (default: $METAGRAD_DATA or ~/.cache/metagrad)',
+    )
+    .option('--base-url <url>', 'where the release files are served from')
+    .action(async (flags: { dataDir?: string; baseUrl?: string }) => {
+      const dir = resolveDataDir(flags.dataDir);
+      for (const file of omniglotFiles(flags.baseUrl)) {
+        const bar = new SingleBar(
+          {
+            format: `  ${file.name} [{bar}] {percentage}% | {value}/{total} bytes`,
+            hideCursor: true,
+          },
+          Presets.shades_classic,
+        );
+        const result = await downloadFile(file, dir, {
+          start: (_name, total) => bar.start(total ?? 0, 0),
+          update: (received) => bar.update(received),
+          stop: () => bar.stop(),
+        });
+        console.log(
+          result === 'present'
+            ? `${file.name}: already in ${dir}, skipped`
+            : `${file.name}: downloaded to ${dir}, MD5 ok`,
+        );
+      }
+    });
+
+  cli
+    .command('train')
+    .description(
+      'Meta-train a learner; writes config.json, metrics.jsonl, model.safetensors, curves.svg and result.json to --out.',
+    )
+    .argument('<algorithm>', `one of: ${META_ALGORITHMS.join(', ')}`)
+    .addOption(new Option('--dataset <name>', 'sine or omniglot').default('sine'))
+    .option('--ways <n>', 'classes per task (omniglot; default 5)')
+    .option('--shots <k>', 'support examples per class (sine: points per task; default 1, sine 10)')
+    .option('--queries <q>', 'query examples per class (default 15, sine 10)')
+    .option('--inner-steps <s>', 'inner-loop gradient steps in training (default 1; 5 for 20-way)')
+    .option('--test-inner-steps <s>', 'inner-loop steps at evaluation (default 3, sine 10)')
+    .option('--inner-lr <a>', 'inner-loop learning rate (default 0.4; 0.1 for 20-way; sine 0.01)')
+    .option('--meta-lr <b>', 'Adam learning rate of the meta-update (default 0.001)')
+    .option('--meta-batch <m>', 'tasks per meta-update (default 32; 16 for 20-way; sine 25)')
+    .option('--iterations <t>', 'meta-updates (default 60000, sine 70000)')
+    .option(
+      '--hidden <h>',
+      'hidden channels (conv net, default 64) or units (sine MLP, default 40)',
+    )
+    .option('--seed <n>', 'seed of every random draw', '0')
+    .option(
+      '--data-dir <dir>',
+      'Omniglot folder with images_background and images_evaluation (zips or folders)',
+    )
+    .option(
+      '--split <name>',
+      'Omniglot split: vinyals (1,200 train characters) or lake (background/evaluation)',
+      'vinyals',
+    )
+    .option(
+      '--log-interval <n>',
+      'iterations per metrics.jsonl line and resumable checkpoint (default 100)',
+    )
+    .option('--eval-interval <n>', 'iterations between validations (default 1000)')
+    .option('--val-episodes <n>', 'validation episodes (default 100)')
+    .option('--test-episodes <n>', 'test episodes for result.json (default 600)')
+    .option('--out <dir>', 'run folder (default runs/<algorithm>-<dataset>-...)')
+    .option('--resume <run-dir>', 'continue a stopped run from its last checkpoint')
+    .addOption(
+      new Option(
+        '--stop-after <n>',
+        'stop after n iterations of this invocation, leaving the run resumable',
+      ).hideHelp(),
+    )
+    .option('--no-progress', 'print no progress bar')
+    .action(async (algorithm: string, flags: TrainFlags) => {
+      await mg.init();
+      if (flags.resume) {
+        const config = await readConfig(flags.resume);
+        if (config.algorithm !== algorithm) {
+          throw new UsageError(
+            `--resume ${flags.resume} is a ${config.algorithm} run, not ${algorithm}; use \`metagrad train ${config.algorithm} --resume ${flags.resume}\`.`,
+          );
+        }
+        config.out = resolve(flags.resume);
+        await train(config, {
+          resume: true,
+          progress: flags.progress,
+          stopAfter: stopAfter(flags),
+        });
+        return;
+      }
+      await train(buildConfig(algorithm, flags), {
+        resume: false,
+        progress: flags.progress,
+        stopAfter: stopAfter(flags),
+      });
+    });
+
+  cli
+    .command('eval')
+    .description(
+      'Evaluate the best checkpoint of a run on the fixed test episodes and rewrite its result.json.',
+    )
+    .argument('<run-dir>', 'a folder written by metagrad train')
+    .option('--episodes <n>', 'test episodes', '600')
+    .action(async (runDir: string, flags: { episodes: string }) => {
+      const episodes = parseNumber('--episodes', flags.episodes, 'integer', 1);
+      const config = await readConfig(runDir);
+      config.out = resolve(runDir);
+      await mg.init();
+      const source = await makeSource(config, (line) => console.log(line));
+      const { learner } = learnerFor(config, source);
+      const state = await loadCheckpoint(config.out, 'model', learner, false);
+      const test = await evaluateTasks(learner, source, 'test', episodes, config.seed);
+      await writeResult(config.out, config, source, test, state.best);
+      console.log(formatResult(source, test, config));
+    });
+
+  cli
+    .command('start')
+    .description(
+      'The default demo: second-order MAML on sinusoids against a jointly pretrained baseline, with a figure.',
+    )
+    .option('--out <dir>', 'folder for the figure and numbers', 'runs/start')
+    .option('--iterations <t>', 'meta-updates', '1500')
+    .action(async (flags: { out: string; iterations: string }) => {
+      await mg.init();
+      await runStart({
+        out: resolve(flags.out),
+        iterations: parseNumber('--iterations', flags.iterations, 'integer', 1),
+      });
+    });
+
+  return cli;
+}
+
+function stopAfter(flags: TrainFlags): number | undefined {
+  return flags.stopAfter === undefined
+    ? undefined
+    : parseNumber('--stop-after', flags.stopAfter, 'integer', 1);
+}
+
+/** Runs the command line; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed its message; help and version are not errors.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof UsageError || error instanceof EpisodeShapeError) {
+      console.error(`error: ${error.message}`);
+      return 2;
+    }
+    // METAGRAD_DEBUG=1 prints the stack trace of an unexpected error.
+    console.error(
+      process.env.METAGRAD_DEBUG ? (error as Error).stack : `error: ${(error as Error).message}`,
+    );
+    return 1;
+  }
+}

@@ -1,0 +1,128 @@
+// Task sources for training and evaluation: sinusoid regression and Omniglot
+// episodes, turned into tensors on the device.
+
+import * as mg from '../engine/index';
+import type { Task } from '../algorithms/meta/functional';
+import type { TaskKind } from '../algorithms/meta/learners';
+import {
+  checkEpisodeShape,
+  fixedEpisodes,
+  materialize,
+  omniglotSplits,
+  sampleEpisode,
+  type ClassSplit,
+  type EpisodeShape,
+} from '../data/episodes';
+import { loadOmniglot } from '../data/omniglot';
+import { Rng } from '../data/rng';
+import { sampleSineBatch, sampleSineTask, type SineTask } from '../data/sinusoid';
+
+export interface TaskSource {
+  readonly kind: TaskKind;
+  /** Input shape of one example, without the batch dimension. */
+  readonly inputShape: number[];
+  /** Output features of the model: ways for classification, 1 for regression. */
+  readonly outputs: number;
+  /** Samples a meta-batch of training tasks from `rng`. */
+  sampleTrain(rng: Rng, count: number): Task[];
+  /** The fixed validation or test tasks (the same list for every run with this seed). */
+  fixed(split: 'val' | 'test', count: number, seed: number): FixedTasks;
+}
+
+/** A fixed task list materialized one task at a time, so 600 test episodes never sit on the GPU at once. */
+export interface FixedTasks {
+  readonly count: number;
+  task(index: number): Task;
+}
+
+export function disposeTask(task: Task): void {
+  for (const t of [task.supportX, task.supportY, task.queryX, task.queryY]) t.dispose();
+}
+
+export interface SineSourceOptions {
+  shots: number;
+  queries: number;
+}
+
+export function sineSource(options: SineSourceOptions): TaskSource {
+  const toTasks = (rng: Rng, tasks: SineTask[]): Task[] => {
+    const batch = sampleSineBatch(rng, tasks.length, options.shots, options.queries, tasks);
+    return tasks.map((_, t) => {
+      const slice = (data: Float32Array, points: number) =>
+        data.subarray(t * points, (t + 1) * points);
+      return {
+        supportX: mg.tensor(slice(batch.supportX, options.shots), { shape: [options.shots, 1] }),
+        supportY: mg.tensor(slice(batch.supportY, options.shots), { shape: [options.shots, 1] }),
+        queryX: mg.tensor(slice(batch.queryX, options.queries), { shape: [options.queries, 1] }),
+        queryY: mg.tensor(slice(batch.queryY, options.queries), { shape: [options.queries, 1] }),
+      };
+    });
+  };
+  return {
+    kind: 'regression',
+    inputShape: [1],
+    outputs: 1,
+    sampleTrain: (rng, count) =>
+      toTasks(
+        rng,
+        Array.from({ length: count }, () => sampleSineTask(rng)),
+      ),
+    fixed(split, count, seed) {
+      // Each fixed task has its own stream, so task i is the same whatever the count.
+      const offset = split === 'val' ? 1_000_003 : 2_000_003;
+      return {
+        count,
+        task: (index) => {
+          const rng = new Rng(seed * 7919 + offset + index);
+          return toTasks(rng, [sampleSineTask(rng)])[0];
+        },
+      };
+    },
+  };
+}
+
+export interface OmniglotSourceOptions extends EpisodeShape {
+  dataDir: string;
+  split: 'vinyals' | 'lake';
+  onProgress?: (done: number, total: number) => void;
+}
+
+function episodeTask(
+  split: ClassSplit,
+  spec: ReturnType<typeof sampleEpisode>,
+  shape: EpisodeShape,
+): Task {
+  const episode = materialize(split, spec, shape);
+  const [c, h, w] = episode.imageShape;
+  return {
+    supportX: mg.tensor(episode.supportX, { shape: [shape.ways * shape.shots, c, h, w] }),
+    supportY: mg.tensor(episode.supportY, { shape: [shape.ways * shape.shots] }),
+    queryX: mg.tensor(episode.queryX, { shape: [shape.ways * shape.queries, c, h, w] }),
+    queryY: mg.tensor(episode.queryY, { shape: [shape.ways * shape.queries] }),
+  };
+}
+
+export async function omniglotSource(options: OmniglotSourceOptions): Promise<TaskSource> {
+  const data = await loadOmniglot(options.dataDir, { onProgress: options.onProgress });
+  const splits = omniglotSplits(data, { split: options.split });
+  const shape: EpisodeShape = {
+    ways: options.ways,
+    shots: options.shots,
+    queries: options.queries,
+  };
+  for (const split of [splits.train, splits.val, splits.test]) checkEpisodeShape(split, shape);
+  return {
+    kind: 'classification',
+    inputShape: [1, data.size, data.size],
+    outputs: options.ways,
+    sampleTrain: (rng, count) =>
+      Array.from({ length: count }, () =>
+        episodeTask(splits.train, sampleEpisode(splits.train, shape, rng), shape),
+      ),
+    fixed(which, count, seed) {
+      const split = which === 'val' ? splits.val : splits.test;
+      const specs = fixedEpisodes(split, shape, count, seed + (which === 'val' ? 1 : 2));
+      return { count, task: (index) => episodeTask(split, specs[index], shape) };
+    },
+  };
+}

@@ -1,0 +1,370 @@
+// The training loop behind `metagrad train`: meta-batches, logging, validation,
+// checkpoints, resume, the curves plot and the final test evaluation.
+
+import { existsSync } from 'node:fs';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { SingleBar, Presets } from 'cli-progress';
+import * as mg from '../engine/index';
+import {
+  loadSafetensors,
+  saveSafetensors,
+  loadOptimizer,
+  saveOptimizer,
+  writeFileAtomic,
+} from '../engine/checkpoint';
+import type { Module } from '../engine/nn/index';
+import { summarize, type Summary } from '../algorithms/evaluation';
+import type { ParamMap } from '../algorithms/meta/functional';
+import type { MetaLearner } from '../algorithms/meta/learner';
+import { createLearner, type MetaAlgorithm } from '../algorithms/meta/learners';
+import { Rng } from '../data/rng';
+import { curvesSpec, renderSvg, type CurvePoint } from './plot';
+import { disposeTask, omniglotSource, sineSource, type TaskSource } from './tasks';
+import { buildModel } from './models';
+
+export type DatasetName = 'sine' | 'omniglot';
+
+export interface TrainConfig {
+  algorithm: MetaAlgorithm;
+  dataset: DatasetName;
+  ways: number;
+  shots: number;
+  queries: number;
+  innerSteps: number;
+  testInnerSteps: number;
+  innerLr: number;
+  metaLr: number;
+  metaBatch: number;
+  iterations: number;
+  seed: number;
+  dataDir: string;
+  split: 'vinyals' | 'lake';
+  hidden: number;
+  logInterval: number;
+  evalInterval: number;
+  valEpisodes: number;
+  testEpisodes: number;
+  out: string;
+}
+
+export interface RunState {
+  /** Iterations completed. */
+  iteration: number;
+  rng: number;
+  engineRng: { seed: number; counter: number };
+  best: { iteration: number; score: number } | null;
+}
+
+/** The quantity a run is selected and reported by: accuracy for classification, query MSE for regression. */
+function scoreName(source: TaskSource): 'accuracy' | 'mse' {
+  return source.kind === 'classification' ? 'accuracy' : 'mse';
+}
+
+function better(source: TaskSource, score: number, best: number | undefined): boolean {
+  if (best === undefined) return true;
+  return source.kind === 'classification' ? score > best : score < best;
+}
+
+export async function makeSource(
+  config: TrainConfig,
+  log: (line: string) => void,
+): Promise<TaskSource> {
+  if (config.dataset === 'sine')
+    return sineSource({ shots: config.shots, queries: config.queries });
+  let bar: SingleBar | null = null;
+  const source = await omniglotSource({
+    dataDir: config.dataDir,
+    split: config.split,
+    ways: config.ways,
+    shots: config.shots,
+    queries: config.queries,
+    onProgress: (done, total) => {
+      if (!bar) {
+        log('Decoding Omniglot (cached for later runs)');
+        bar = new SingleBar(
+          { format: '  decoding [{bar}] {value}/{total} images', hideCursor: true },
+          Presets.shades_classic,
+        );
+        bar.start(total, 0);
+      }
+      bar.update(done);
+      if (done === total) bar.stop();
+    },
+  });
+  return source;
+}
+
+export function learnerFor(
+  config: TrainConfig,
+  source: TaskSource,
+): { learner: MetaLearner; module: Module<[mg.Tensor], mg.Tensor> } {
+  const module = buildModel(config.dataset, source, config.hidden);
+  const learner = createLearner(config.algorithm, module, source.kind, {
+    innerSteps: config.innerSteps,
+    testInnerSteps: config.testInnerSteps,
+    innerLr: config.innerLr,
+    metaLr: config.metaLr,
+    iterations: config.iterations,
+    mslAnnealIterations: Math.max(1, Math.round(config.iterations * 0.3)),
+    firstOrderIterations: Math.round(config.iterations * 0.3),
+    headPrefix: 'head',
+  });
+  return { learner, module };
+}
+
+/** Evaluates on a fixed task list: the mean score and its 95% confidence interval. */
+export async function evaluateTasks(
+  learner: MetaLearner,
+  source: TaskSource,
+  split: 'val' | 'test',
+  count: number,
+  seed: number,
+): Promise<Summary> {
+  const tasks = source.fixed(split, count, seed);
+  const scores: number[] = [];
+  for (let i = 0; i < tasks.count; i++) {
+    const task = tasks.task(i);
+    const result = await learner.evaluate(task);
+    scores.push(source.kind === 'classification' ? result.accuracy! : result.loss);
+    disposeTask(task);
+  }
+  return summarize(scores);
+}
+
+async function saveCheckpoint(
+  dir: string,
+  prefix: string,
+  learner: MetaLearner,
+  state: RunState,
+): Promise<void> {
+  await saveSafetensors(join(dir, `${prefix}.safetensors`), learner.stateTensors(), {
+    format: 'metagrad-model',
+    algorithm: learner.name,
+  });
+  await saveOptimizer(join(dir, `${prefix}.optimizer.safetensors`), learner.optimizer);
+  await writeFileAtomic(
+    join(dir, `${prefix}.state.json`),
+    new TextEncoder().encode(JSON.stringify(state, null, 2)),
+  );
+}
+
+export async function loadCheckpoint(
+  dir: string,
+  prefix: string,
+  learner: MetaLearner,
+  withOptimizer: boolean,
+): Promise<RunState> {
+  const path = join(dir, `${prefix}.safetensors`);
+  if (!existsSync(path))
+    throw new Error(
+      `No checkpoint ${path}; the run saved none yet, so start it again without --resume.`,
+    );
+  const { tensors } = await loadSafetensors(path);
+  const onDevice: ParamMap = new Map();
+  for (const [name, stored] of tensors) {
+    // A copy, because the bytes may be a view into a larger (and unaligned) file buffer.
+    const bytes = Uint8Array.from(stored.bytes).buffer;
+    const values = stored.dtype === 'I32' ? new Int32Array(bytes) : new Float32Array(bytes);
+    onDevice.set(name, mg.tensor(values, { shape: stored.shape }));
+  }
+  try {
+    learner.loadStateTensors(onDevice);
+  } catch (error) {
+    throw new Error(`${path}: ${(error as Error).message}`);
+  } finally {
+    for (const t of onDevice.values()) t.dispose();
+  }
+  if (withOptimizer)
+    await loadOptimizer(join(dir, `${prefix}.optimizer.safetensors`), learner.optimizer);
+  return JSON.parse(await readFile(join(dir, `${prefix}.state.json`), 'utf8')) as RunState;
+}
+
+async function readMetrics(out: string): Promise<Record<string, number>[]> {
+  const path = join(out, 'metrics.jsonl');
+  if (!existsSync(path)) return [];
+  const text = await readFile(path, 'utf8');
+  return text
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as Record<string, number>);
+}
+
+export async function writeCurves(out: string, title: string): Promise<void> {
+  const rows = await readMetrics(out);
+  const points: CurvePoint[] = [];
+  for (const row of rows) {
+    const iteration = row.iteration;
+    if (row.train_loss !== undefined)
+      points.push({ iteration, series: 'train loss', panel: 'loss', value: row.train_loss });
+    if (row.train_accuracy !== undefined)
+      points.push({
+        iteration,
+        series: 'train accuracy',
+        panel: 'accuracy',
+        value: row.train_accuracy,
+      });
+    if (row.val_accuracy !== undefined)
+      points.push({
+        iteration,
+        series: 'val accuracy',
+        panel: 'accuracy',
+        value: row.val_accuracy,
+      });
+    if (row.val_mse !== undefined)
+      points.push({ iteration, series: 'val query MSE', panel: 'mse', value: row.val_mse });
+  }
+  await writeFile(join(out, 'curves.svg'), await renderSvg(curvesSpec(points, title)));
+}
+
+export interface TrainOptions {
+  resume: boolean;
+  /** Stop after this many iterations of this invocation (for tests of resume); the run stays resumable. */
+  stopAfter?: number;
+  log?: (line: string) => void;
+  progress?: boolean;
+}
+
+/** Runs (or resumes) a training run and writes every output into config.out. */
+export async function train(config: TrainConfig, options: TrainOptions): Promise<void> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const out = resolve(config.out);
+  await mkdir(out, { recursive: true });
+  if (!options.resume) await writeFile(join(out, 'config.json'), JSON.stringify(config, null, 2));
+
+  mg.manualSeed(config.seed);
+  const source = await makeSource(config, log);
+  const { learner } = learnerFor(config, source);
+  const score = scoreName(source);
+
+  let state: RunState = {
+    iteration: 0,
+    rng: new Rng(config.seed).getState(),
+    engineRng: mg.getRngState(),
+    best: null,
+  };
+  if (options.resume) {
+    state = await loadCheckpoint(out, 'last', learner, true);
+    mg.setRngState(state.engineRng);
+    const kept = (await readMetrics(out)).filter((row) => row.iteration <= state.iteration);
+    await writeFile(
+      join(out, 'metrics.jsonl'),
+      kept.map((row) => JSON.stringify(row) + '\n').join(''),
+    );
+    log(`Resuming ${out} at iteration ${state.iteration} of ${config.iterations}`);
+  }
+  const rng = new Rng(0);
+  rng.setState(state.rng);
+
+  const bar =
+    options.progress === false
+      ? null
+      : new SingleBar(
+          {
+            format: `${config.algorithm} [{bar}] {value}/{total} | loss {loss} | ${score === 'accuracy' ? 'acc {acc}' : 'val mse {acc}'} | {duration_formatted} elapsed, {eta_formatted} left`,
+            hideCursor: true,
+          },
+          Presets.shades_classic,
+        );
+  bar?.start(config.iterations, state.iteration, { loss: '-', acc: '-' });
+
+  const window: { loss: number; accuracy?: number }[] = [];
+  const stopAt =
+    options.stopAfter === undefined
+      ? config.iterations
+      : Math.min(config.iterations, state.iteration + options.stopAfter);
+  while (state.iteration < stopAt) {
+    const tasks = source.sampleTrain(rng, config.metaBatch);
+    const step = await learner.trainStep(tasks, state.iteration);
+    for (const task of tasks) disposeTask(task);
+    window.push(step);
+    state.iteration += 1;
+
+    const logNow =
+      state.iteration % config.logInterval === 0 || state.iteration === config.iterations;
+    const evalNow =
+      state.iteration % config.evalInterval === 0 || state.iteration === config.iterations;
+    if (logNow || evalNow) {
+      const row: Record<string, number> = {
+        iteration: state.iteration,
+        train_loss: mean(window.map((w) => w.loss)),
+      };
+      if (window[0]?.accuracy !== undefined)
+        row.train_accuracy = mean(window.map((w) => w.accuracy!));
+      window.length = 0;
+      if (evalNow) {
+        const val = await evaluateTasks(learner, source, 'val', config.valEpisodes, config.seed);
+        row[`val_${score}`] = val.mean;
+        row[`val_${score}_ci95`] = val.ci95;
+        if (better(source, val.mean, state.best?.score)) {
+          state.best = { iteration: state.iteration, score: val.mean };
+          state.rng = rng.getState();
+          state.engineRng = mg.getRngState();
+          await saveCheckpoint(out, 'model', learner, state);
+        }
+      }
+      await appendFile(join(out, 'metrics.jsonl'), JSON.stringify(row) + '\n');
+      bar?.update(state.iteration, {
+        loss: row.train_loss.toFixed(4),
+        acc: (row[`val_${score}`] ?? row.train_accuracy)?.toFixed(4) ?? '-',
+      });
+
+      // The resumable checkpoint. A crash before it is written repeats these iterations
+      // on resume, and the resume drops the metrics rows past the checkpoint.
+      state.rng = rng.getState();
+      state.engineRng = mg.getRngState();
+      await saveCheckpoint(out, 'last', learner, state);
+    } else {
+      bar?.update(state.iteration);
+    }
+  }
+  bar?.stop();
+  await writeCurves(out, `${config.algorithm} on ${config.dataset}`);
+  if (state.iteration < config.iterations) {
+    log(`Stopped at iteration ${state.iteration}; continue with --resume ${out}`);
+    return;
+  }
+
+  await loadCheckpoint(out, 'model', learner, false);
+  const test = await evaluateTasks(learner, source, 'test', config.testEpisodes, config.seed);
+  await writeResult(out, config, source, test, state.best);
+  log(formatResult(source, test, config));
+}
+
+function mean(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+export async function writeResult(
+  out: string,
+  config: TrainConfig,
+  source: TaskSource,
+  test: Summary,
+  best: RunState['best'],
+): Promise<void> {
+  const metric = scoreName(source);
+  const result = {
+    algorithm: config.algorithm,
+    dataset: config.dataset,
+    ways: source.kind === 'classification' ? config.ways : undefined,
+    shots: config.shots,
+    metric,
+    [`test_${metric}`]: test.mean,
+    [`test_${metric}_ci95`]: test.ci95,
+    test_episodes: test.count,
+    test_inner_steps: config.testInnerSteps,
+    best_iteration: best?.iteration ?? null,
+    iterations: config.iterations,
+  };
+  await writeFileAtomic(
+    join(out, 'result.json'),
+    new TextEncoder().encode(JSON.stringify(result, null, 2)),
+  );
+}
+
+export function formatResult(source: TaskSource, test: Summary, config: TrainConfig): string {
+  if (source.kind === 'classification') {
+    return `Test accuracy over ${test.count} episodes (${config.ways}-way ${config.shots}-shot): ${(100 * test.mean).toFixed(2)} ± ${(100 * test.ci95).toFixed(2)}%`;
+  }
+  return `Test query MSE over ${test.count} tasks (K = ${config.shots}): ${test.mean.toFixed(4)} ± ${test.ci95.toFixed(4)}`;
+}
