@@ -12,6 +12,10 @@ export interface FillTarget {
   isInt: boolean;
 }
 
+// Reused constants objects, so the kernel finds its pipeline by identity.
+const FLOAT_OUTPUT = { IS_INT: 0 };
+const INT_OUTPUT = { IS_INT: 1 };
+
 function launch(
   op: string,
   entry: string,
@@ -23,7 +27,7 @@ function launch(
     entry,
     buffers: { out: target.out },
     uniforms: { n: target.n, ...uniforms },
-    constants: { IS_INT: target.isInt ? 1 : 0 },
+    constants: target.isInt ? INT_OUTPUT : FLOAT_OUTPUT,
     workgroups: grid(Math.ceil(target.n / WORKGROUP)),
   });
 }

@@ -45,6 +45,21 @@ export const BINARY = {
 } as const;
 export type BinaryCode = keyof typeof BINARY;
 
+// One constants object per op, reused by every launch so the kernel finds its
+// pipeline by object identity.
+const UNARY_CONSTANTS = Object.fromEntries(
+  Object.entries(UNARY).map(([fn, code]) => [fn, { OP: code }]),
+) as Record<UnaryCode, { OP: number }>;
+const BINARY_CONSTANTS = Object.fromEntries(
+  Object.entries(BINARY).map(([fn, code]) => [
+    fn,
+    [
+      { OP: code, BROADCAST: 0 },
+      { OP: code, BROADCAST: 1 },
+    ],
+  ]),
+) as Record<BinaryCode, [{ OP: number; BROADCAST: number }, { OP: number; BROADCAST: number }]>;
+
 /** Maximum rank the broadcast kernels handle. */
 export const MAX_RANK = 8;
 
@@ -53,7 +68,7 @@ export function unary(fn: UnaryCode, x: GPUBuffer, out: GPUBuffer, n: number, al
     op: fn,
     buffers: { x, out },
     uniforms: { n, alpha },
-    constants: { OP: UNARY[fn] },
+    constants: UNARY_CONSTANTS[fn],
     workgroups: grid(Math.ceil(n / WORKGROUP)),
   });
 }
@@ -96,7 +111,7 @@ export function binary(
     // `c` is unused by these ops, but the bind group layout lists it.
     buffers: { a, b, c: a, out },
     uniforms: layoutUniforms(n, layout),
-    constants: { OP: BINARY[fn], BROADCAST: layout.contiguous ? 0 : 1 },
+    constants: BINARY_CONSTANTS[fn][layout.contiguous ? 0 : 1],
     workgroups: grid(Math.ceil(n / WORKGROUP)),
   });
 }

@@ -5,7 +5,7 @@
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import type { VariableInfo } from 'wgsl_reflect';
 import { gpuDevice } from './gpu';
-import { beginDispatch } from './runtime';
+import { beginDispatch, currentPass, uniformArena, uniformWords } from './runtime';
 
 type Scalar = 'f32' | 'i32' | 'u32';
 
@@ -38,6 +38,9 @@ export interface DispatchArgs {
 /** Largest workgroup count per dimension that WebGPU guarantees. */
 export const MAX_WORKGROUPS = 65535;
 
+// Distinct buffer combinations one kernel caches bind groups for before it starts over.
+const MAX_CACHED_BIND_GROUPS = 4096;
+
 const SCALARS: readonly Scalar[] = ['f32', 'i32', 'u32'];
 
 function scalarOf(typeName: string, formatName?: string, innerName?: string): Scalar {
@@ -61,6 +64,17 @@ export class Kernel {
   private layout: GPUBindGroupLayout | null = null;
   private pipelineLayout: GPUPipelineLayout | null = null;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  // Pipelines by entry point and constants object, so that launchers passing the
+  // same constants object skip building the JSON key.
+  private readonly pipelinesByConstants = new Map<
+    string,
+    WeakMap<Record<string, number>, GPUComputePipeline>
+  >();
+  // Bind groups keyed by their buffers in binding order, one WeakMap level per
+  // binding; the uniform slot is a dynamic offset, so a group serves every dispatch.
+  private bindGroups = new WeakMap<GPUBuffer, unknown>();
+  private bindGroupCount = 0;
+  private readonly dynamicOffset = [0];
 
   constructor(name: string, source: string) {
     this.name = name;
@@ -123,7 +137,22 @@ export class Kernel {
     entry: string,
     constants: Record<string, number> | undefined,
   ): GPUComputePipeline {
-    const key = constants ? `${entry}|${JSON.stringify(constants)}` : entry;
+    if (!constants) return this.pipelineByKey(entry, undefined, entry);
+    let byConstants = this.pipelinesByConstants.get(entry);
+    if (!byConstants) this.pipelinesByConstants.set(entry, (byConstants = new WeakMap()));
+    let pipeline = byConstants.get(constants);
+    if (!pipeline) {
+      pipeline = this.pipelineByKey(entry, constants, `${entry}|${JSON.stringify(constants)}`);
+      byConstants.set(constants, pipeline);
+    }
+    return pipeline;
+  }
+
+  private pipelineByKey(
+    entry: string,
+    constants: Record<string, number> | undefined,
+    key: string,
+  ): GPUComputePipeline {
     const cached = this.pipelines.get(key);
     if (cached) return cached;
 
@@ -134,7 +163,7 @@ export class Kernel {
       entries: this.bindings.map((binding) => ({
         binding: binding.index,
         visibility: GPUShaderStage.COMPUTE,
-        buffer: { type: binding.kind },
+        buffer: { type: binding.kind, hasDynamicOffset: binding.kind === 'uniform' },
       })),
     });
     this.pipelineLayout ??= device.createPipelineLayout({
@@ -150,30 +179,84 @@ export class Kernel {
     return pipeline;
   }
 
-  private writeUniforms(values: UniformValues, view: DataView): void {
-    for (const [name, value] of Object.entries(values)) {
+  private writeUniforms(values: UniformValues, byteOffset: number): void {
+    const base = byteOffset / 4;
+    for (const name in values) {
       const field = this.uniformFields.get(name);
       if (!field) throw new Error(`Kernel ${this.name} has no uniform field named ${name}.`);
-      const list = typeof value === 'number' ? [value] : value;
-      if (list.length > field.count) {
+      const value = values[name];
+      const words = uniformWords[field.scalar];
+      const start = base + field.offset / 4;
+      if (typeof value === 'number') {
+        words[start] = value;
+        continue;
+      }
+      if (value.length > field.count) {
         throw new Error(
-          `Uniform ${this.name}.${name} holds ${field.count} values; got ${list.length}.`,
+          `Uniform ${this.name}.${name} holds ${field.count} values; got ${value.length}.`,
         );
       }
-      for (let i = 0; i < list.length; i++) {
-        const offset = field.offset + 4 * i;
-        if (field.scalar === 'f32') view.setFloat32(offset, list[i], true);
-        else if (field.scalar === 'i32') view.setInt32(offset, list[i], true);
-        else view.setUint32(offset, list[i], true);
-      }
+      for (let i = 0; i < value.length; i++) words[start + i] = value[i];
     }
+  }
+
+  /** Returns the bind group for these buffers, creating and caching it on first use. */
+  private bindGroup(op: string, buffers: Record<string, GPUBuffer>): GPUBindGroup {
+    let level: WeakMap<GPUBuffer, unknown> = this.bindGroups;
+    const last = this.bindings.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const binding = this.bindings[i];
+      const buffer = binding.kind === 'uniform' ? uniformArena() : buffers[binding.name];
+      if (!buffer)
+        throw new Error(
+          `Op ${op}: kernel ${this.name} needs a buffer for binding ${binding.name}.`,
+        );
+      const next = level.get(buffer);
+      if (i === last) {
+        if (next) return next as GPUBindGroup;
+        return this.createBindGroup(buffers, level, buffer);
+      }
+      if (next) level = next as WeakMap<GPUBuffer, unknown>;
+      else level.set(buffer, (level = new WeakMap()));
+    }
+    throw new Error(`Internal error: kernel ${this.name} has no bindings.`);
+  }
+
+  private createBindGroup(
+    buffers: Record<string, GPUBuffer>,
+    level: WeakMap<GPUBuffer, unknown>,
+    lastBuffer: GPUBuffer,
+  ): GPUBindGroup {
+    const entries: GPUBindGroupEntry[] = this.bindings.map((binding) =>
+      binding.kind === 'uniform'
+        ? {
+            binding: binding.index,
+            resource: { buffer: uniformArena(), offset: 0, size: this.uniformSize },
+          }
+        : { binding: binding.index, resource: { buffer: buffers[binding.name] } },
+    );
+    // Labelled with the kernel, not the op, because later ops reuse the cached group.
+    const group = gpuDevice().createBindGroup({ label: this.name, layout: this.layout!, entries });
+
+    // A training loop reuses few combinations of pooled buffers. The bound stops a
+    // workload that pairs many distinct buffers from growing the cache without limit.
+    this.bindGroupCount += 1;
+    if (this.bindGroupCount > MAX_CACHED_BIND_GROUPS) {
+      this.bindGroups = new WeakMap();
+      this.bindGroupCount = 0;
+    } else {
+      level.set(lastBuffer, group);
+    }
+    return group;
   }
 
   /** Records one dispatch in the current batch. */
   dispatch(args: DispatchArgs): void {
-    const entry = args.entry ?? 'main';
-    const pipeline = this.pipeline(entry, args.constants);
-    const [x, y = 1, z = 1] = args.workgroups;
+    const pipeline = this.pipeline(args.entry ?? 'main', args.constants);
+    const workgroups = args.workgroups;
+    const x = workgroups[0];
+    const y = workgroups[1] ?? 1;
+    const z = workgroups[2] ?? 1;
     if (x === 0 || y === 0 || z === 0) return;
     if (x > MAX_WORKGROUPS || y > MAX_WORKGROUPS || z > MAX_WORKGROUPS) {
       throw new Error(
@@ -181,31 +264,18 @@ export class Kernel {
       );
     }
 
-    const slot = beginDispatch(args.op, this.uniformSize);
-    const entries: GPUBindGroupEntry[] = [];
-    for (const binding of this.bindings) {
-      if (binding.kind === 'uniform') {
-        this.writeUniforms(args.uniforms ?? {}, slot.uniformView);
-        const resource = {
-          buffer: slot.uniformBuffer,
-          offset: slot.uniformOffset,
-          size: this.uniformSize,
-        };
-        entries.push({ binding: binding.index, resource });
-        continue;
-      }
-      const buffer = args.buffers[binding.name];
-      if (!buffer)
-        throw new Error(
-          `Op ${args.op}: kernel ${this.name} needs a buffer for binding ${binding.name}.`,
-        );
-      entries.push({ binding: binding.index, resource: { buffer } });
-    }
-
-    const group = gpuDevice().createBindGroup({ label: args.op, layout: this.layout!, entries });
-    const pass = slot.pass;
+    const uniformOffset = beginDispatch(args.op, this.uniformSize);
+    if (this.uniformName !== null && args.uniforms)
+      this.writeUniforms(args.uniforms, uniformOffset);
+    const group = this.bindGroup(args.op, args.buffers);
+    const pass = currentPass();
     pass.setPipeline(pipeline);
-    pass.setBindGroup(0, group);
+    if (this.uniformName !== null) {
+      this.dynamicOffset[0] = uniformOffset;
+      pass.setBindGroup(0, group, this.dynamicOffset);
+    } else {
+      pass.setBindGroup(0, group);
+    }
     pass.dispatchWorkgroups(x, y, z);
   }
 }

@@ -1,11 +1,23 @@
-// Launcher for matmul.wgsl.
+// Launcher for matmul.wgsl and its vec4 variant matmul_vec4.wgsl.
 
 import source from './wgsl/matmul.wgsl?raw';
+import vec4Source from './wgsl/matmul_vec4.wgsl?raw';
 import { Kernel } from './kernel';
 
 const kernel = new Kernel('matmul', source);
+const vec4Kernel = new Kernel('matmul_vec4', vec4Source);
+// Output tile of one workgroup: 8x8 invocations of 4x4 in matmul.wgsl, and
+// ROWS x (LANES * COLS) vec4s in matmul_vec4.wgsl.
 const TILE = 32;
+const VEC4_TILE_M = 8;
+const VEC4_TILE_N = 64;
 const MAX_BATCH_RANK = 8;
+
+// One constants object per transpose combination, so the pipeline cache can key on identity.
+const NEITHER = { TRANS_A: 0, TRANS_B: 0 };
+const TRANS_A = { TRANS_A: 1, TRANS_B: 0 };
+const TRANS_B = { TRANS_A: 0, TRANS_B: 1 };
+const BOTH = { TRANS_A: 1, TRANS_B: 1 };
 
 export interface MatmulArgs {
   a: GPUBuffer;
@@ -30,19 +42,34 @@ export function matmul(args: MatmulArgs): void {
     );
   }
   const batch = args.batchShape.reduce((x, y) => x * y, 1);
+  const buffers = { a: args.a, b: args.b, out: args.out };
+  const uniforms = {
+    M: args.M,
+    N: args.N,
+    K: args.K,
+    batch_rank: args.batchShape.length,
+    batch_shape: args.batchShape,
+    a_batch_strides: args.aBatchStrides,
+    b_batch_strides: args.bBatchStrides,
+  };
+
+  // The vec4 kernel reads rows of A and B as vec4, so it needs untransposed
+  // operands with K and N multiples of 4.
+  // TODO: the transposed operands of the backward pass still take matmul.wgsl.
+  if (!args.transA && !args.transB && args.K % 4 === 0 && args.N % 4 === 0) {
+    vec4Kernel.dispatch({
+      op: 'matmul',
+      buffers,
+      uniforms,
+      workgroups: [Math.ceil(args.N / VEC4_TILE_N), Math.ceil(args.M / VEC4_TILE_M), batch],
+    });
+    return;
+  }
   kernel.dispatch({
     op: 'matmul',
-    buffers: { a: args.a, b: args.b, out: args.out },
-    uniforms: {
-      M: args.M,
-      N: args.N,
-      K: args.K,
-      batch_rank: args.batchShape.length,
-      batch_shape: args.batchShape,
-      a_batch_strides: args.aBatchStrides,
-      b_batch_strides: args.bBatchStrides,
-    },
-    constants: { TRANS_A: args.transA ? 1 : 0, TRANS_B: args.transB ? 1 : 0 },
+    buffers,
+    uniforms,
+    constants: args.transA ? (args.transB ? BOTH : TRANS_A) : args.transB ? TRANS_B : NEITHER,
     workgroups: [Math.ceil(args.N / TILE), Math.ceil(args.M / TILE), batch],
   });
 }

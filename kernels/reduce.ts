@@ -10,6 +10,20 @@ const MAX_RANK = 8;
 export const REDUCE = { sum: 0, max: 1, min: 2, argmax: 3, argmin: 4 } as const;
 export type ReduceCode = keyof typeof REDUCE;
 
+// Constants objects reused by every launch, so the kernel finds its pipeline by identity.
+const REDUCE_CONSTANTS = Object.fromEntries(
+  Object.entries(REDUCE).map(([fn, code]) => [
+    fn,
+    [
+      { OP: code, INNER_CONTIGUOUS: 0 },
+      { OP: code, INNER_CONTIGUOUS: 1 },
+    ],
+  ]),
+) as Record<
+  ReduceCode,
+  [{ OP: number; INNER_CONTIGUOUS: number }, { OP: number; INNER_CONTIGUOUS: number }]
+>;
+
 export interface ReduceArgs {
   fn: ReduceCode;
   x: GPUBuffer;
@@ -70,7 +84,7 @@ export function reduce(args: ReduceArgs): void {
       inner_shape: innerShape,
       inner_strides: innerStrides,
     },
-    constants: { OP: REDUCE[args.fn], INNER_CONTIGUOUS: trailing ? 1 : 0 },
+    constants: REDUCE_CONSTANTS[args.fn][trailing ? 1 : 0],
     workgroups: grid(perGroup ? outSize : Math.ceil(outSize / WORKGROUP)),
   });
 }

@@ -53,47 +53,62 @@ export function throwPendingErrors(): void {
   throw new Error(`WebGPU reported an error: ${message}`);
 }
 
-export interface DispatchSlot {
-  pass: GPUComputePassEncoder;
-  uniformBuffer: GPUBuffer;
-  /** Byte offset of this dispatch's uniform slot; its contents are uploaded at the submit. */
-  uniformOffset: number;
-  uniformView: DataView;
+/**
+ * Typed views of the CPU copy of the uniform arena. A kernel writes its
+ * uniforms at the byte offset that `beginDispatch` returns (divided by 4).
+ */
+export const uniformWords = {
+  f32: new Float32Array(uniformData),
+  i32: new Int32Array(uniformData),
+  u32: new Uint32Array(uniformData),
+};
+
+/** Returns the uniform buffer that every dispatch binds, at its own dynamic offset. */
+export function uniformArena(): GPUBuffer {
+  uniformBuffer ??= gpuDevice().createBuffer({
+    label: 'metagrad uniforms',
+    size: UNIFORM_ARENA,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  });
+  return uniformBuffer;
+}
+
+/** Returns the compute pass of the current batch; valid right after `beginDispatch`. */
+export function currentPass(): GPUComputePassEncoder {
+  if (!pass) throw new Error('Internal error: currentPass() called before beginDispatch().');
+  return pass;
 }
 
 /**
- * Reserves room for one dispatch in the current batch: the compute pass to
- * record it in and a zeroed 256-byte uniform slot. Submits the batch first if it is full.
+ * Reserves room for one dispatch in the current batch, submitting the batch
+ * first if it is full, and opens the compute pass. Returns the byte offset of
+ * the dispatch's zeroed 256-byte uniform slot, whose contents are uploaded at the submit.
  */
-export function beginDispatch(opName: string, uniformBytes: number): DispatchSlot {
+export function beginDispatch(opName: string, uniformBytes: number): number {
   if (uniformBytes > UNIFORM_SLOT) {
     throw new Error(
       `Op ${opName}: the kernel's uniform block is ${uniformBytes} bytes; the runtime allows at most ${UNIFORM_SLOT}.`,
     );
   }
-  listen();
-  throwPendingErrors();
+  if (!listening) listen();
+  if (errors.length > 0) throwPendingErrors();
   if (inNode) countTurnDispatch(opName);
   if (dispatches >= MAX_BATCH || uniformUsed + UNIFORM_SLOT > UNIFORM_ARENA) flush();
 
-  const device = gpuDevice();
-  uniformBuffer ??= device.createBuffer({
-    label: 'metagrad uniforms',
-    size: UNIFORM_ARENA,
-    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-  });
-  encoder ??= device.createCommandEncoder({ label: 'metagrad batch' });
+  uniformArena();
+  encoder ??= gpuDevice().createCommandEncoder({ label: 'metagrad batch' });
   pass ??= encoder.beginComputePass({ label: 'metagrad ops' });
 
   const uniformOffset = uniformUsed;
-  if (uniformBytes > 0) uniformUsed += UNIFORM_SLOT;
-  const uniformView = new DataView(uniformData, uniformOffset, UNIFORM_SLOT);
-  if (uniformBytes > 0) new Uint8Array(uniformData, uniformOffset, UNIFORM_SLOT).fill(0);
+  if (uniformBytes > 0) {
+    uniformUsed += UNIFORM_SLOT;
+    uniformWords.u32.fill(0, uniformOffset / 4, (uniformOffset + UNIFORM_SLOT) / 4);
+  }
 
   dispatches += 1;
   totalDispatches += 1;
   if (batchOps[batchOps.length - 1] !== opName) batchOps.push(opName);
-  return { pass, uniformBuffer, uniformOffset, uniformView };
+  return uniformOffset;
 }
 
 /** Returns the command encoder of the current batch, with no compute pass open, for copies. */

@@ -24,7 +24,18 @@ function dims(a: Tensor, b: Tensor, transA: boolean, transB: boolean): MatmulDim
         `do not match: the inner dimensions are ${K} and ${K2}.`,
     );
   }
-  const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const aBatch = a.shape.slice(0, -2);
+  const bBatch = b.shape.slice(0, -2);
+  for (let i = 1; i <= Math.min(aBatch.length, bBatch.length); i++) {
+    const [da, db] = [aBatch[aBatch.length - i], bBatch[bBatch.length - i]];
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new Error(
+        `matmul: the batch dimensions of shapes ${formatShape(a.shape)} and ${formatShape(b.shape)} ` +
+          `cannot be broadcast (${da} against ${db}); make them equal or 1.`,
+      );
+    }
+  }
+  const batch = broadcastShapes('matmul', aBatch, bBatch);
   return { M, K, N, batch };
 }
 
