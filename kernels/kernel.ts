@@ -38,8 +38,11 @@ export interface DispatchArgs {
 /** Largest workgroup count per dimension that WebGPU guarantees. */
 export const MAX_WORKGROUPS = 65535;
 
-// Distinct buffer combinations one kernel caches bind groups for before it starts over.
-const MAX_CACHED_BIND_GROUPS = 4096;
+// Distinct buffer combinations one kernel caches bind groups for before it starts
+// over. Kept small because every live bind group holds memory mappings on lavapipe:
+// with 4,096 per kernel, npm start reached Linux's default vm.max_map_count (65,530)
+// in seconds and Dawn crashed; with 64 it levels off near 13,500 mappings.
+const MAX_CACHED_BIND_GROUPS = 64;
 
 const SCALARS: readonly Scalar[] = ['f32', 'i32', 'u32'];
 
