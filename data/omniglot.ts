@@ -32,7 +32,7 @@ export interface OmniglotData {
   characters: OmniglotCharacter[];
   /** All images, size*size bytes each, ink 255 and background 0; scale by 1/255. */
   pixels: Uint8Array;
-  /** Where the data was read from. */
+  /** Folder the data was read from. */
   source: string;
 }
 

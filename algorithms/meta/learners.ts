@@ -69,8 +69,11 @@ export class MamlLearner implements MetaLearner {
     this.module = module;
     this.kind = kind;
     this.config = config;
-    const innerLrMode: InnerLrMode =
-      name === 'metasgd' ? 'per-parameter' : name === 'mamlpp' ? 'per-layer-per-step' : 'fixed';
+    const innerLrModes: Partial<Record<MetaAlgorithm, InnerLrMode>> = {
+      metasgd: 'per-parameter',
+      mamlpp: 'per-layer-per-step',
+    };
+    const innerLrMode = innerLrModes[name] ?? 'fixed';
     this.maml = new Maml(functionalView(module), lossFor(kind), {
       innerSteps: config.innerSteps,
       innerLr: config.innerLr,
