@@ -1,23 +1,14 @@
 // Command batching: every dispatch goes into one shared command encoder, and the
-// encoder is submitted when it holds MAX_BATCH dispatches, when the uniform arena
-// is full, before an upload and before a readback.
+// encoder is submitted when it has MAX_BATCH dispatches, before an upload and
+// before a readback.
 
 import { gpuDevice, onUncapturedError } from './gpu';
 
 const MAX_BATCH = 512;
 
-// Each dispatch gets a 256-byte slot (minUniformBufferOffsetAlignment) of one
-// uniform buffer. The CPU copy is written to the GPU just before the submit, and
-// queue order makes it safe to reuse the same buffer for the next batch.
-const UNIFORM_SLOT = 256;
-const UNIFORM_ARENA = UNIFORM_SLOT * MAX_BATCH;
-
 let encoder: GPUCommandEncoder | null = null;
 let pass: GPUComputePassEncoder | null = null;
 let dispatches = 0;
-let uniformBuffer: GPUBuffer | null = null;
-const uniformData = new ArrayBuffer(UNIFORM_ARENA);
-let uniformUsed = 0;
 
 // Op names of the batch in flight, for error messages.
 let batchOps: string[] = [];
@@ -53,26 +44,6 @@ export function throwPendingErrors(): void {
   throw new Error(`WebGPU reported an error: ${message}`);
 }
 
-/**
- * Typed views of the CPU copy of the uniform arena. A kernel writes its
- * uniforms at the byte offset that `beginDispatch` returns (divided by 4).
- */
-export const uniformWords = {
-  f32: new Float32Array(uniformData),
-  i32: new Int32Array(uniformData),
-  u32: new Uint32Array(uniformData),
-};
-
-/** Returns the uniform buffer that every dispatch binds, at its own dynamic offset. */
-export function uniformArena(): GPUBuffer {
-  uniformBuffer ??= gpuDevice().createBuffer({
-    label: 'metagrad uniforms',
-    size: UNIFORM_ARENA,
-    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-  });
-  return uniformBuffer;
-}
-
 /** Returns the compute pass of the current batch; valid right after `beginDispatch`. */
 export function currentPass(): GPUComputePassEncoder {
   if (!pass) throw new Error('Internal error: currentPass() called before beginDispatch().');
@@ -81,34 +52,20 @@ export function currentPass(): GPUComputePassEncoder {
 
 /**
  * Reserves room for one dispatch in the current batch, submitting the batch
- * first if it is full, and opens the compute pass. Returns the byte offset of
- * the dispatch's zeroed 256-byte uniform slot, whose contents are uploaded at the submit.
+ * first if it is full, and opens the compute pass.
  */
-export function beginDispatch(opName: string, uniformBytes: number): number {
-  if (uniformBytes > UNIFORM_SLOT) {
-    throw new Error(
-      `Op ${opName}: the kernel's uniform block is ${uniformBytes} bytes; the runtime allows at most ${UNIFORM_SLOT}.`,
-    );
-  }
+export function beginDispatch(opName: string): void {
   if (!listening) listen();
   if (errors.length > 0) throwPendingErrors();
   if (inNode) countTurnDispatch(opName);
-  if (dispatches >= MAX_BATCH || uniformUsed + UNIFORM_SLOT > UNIFORM_ARENA) flush();
+  if (dispatches >= MAX_BATCH) flush();
 
-  uniformArena();
   encoder ??= gpuDevice().createCommandEncoder({ label: 'metagrad batch' });
   pass ??= encoder.beginComputePass({ label: 'metagrad ops' });
-
-  const uniformOffset = uniformUsed;
-  if (uniformBytes > 0) {
-    uniformUsed += UNIFORM_SLOT;
-    uniformWords.u32.fill(0, uniformOffset / 4, (uniformOffset + UNIFORM_SLOT) / 4);
-  }
 
   dispatches += 1;
   totalDispatches += 1;
   if (batchOps[batchOps.length - 1] !== opName) batchOps.push(opName);
-  return uniformOffset;
 }
 
 /** Returns the command encoder of the current batch, with no compute pass open, for copies. */
@@ -130,9 +87,6 @@ export function flush(): void {
     pass.end();
     pass = null;
   }
-  if (uniformUsed > 0 && uniformBuffer) {
-    device.queue.writeBuffer(uniformBuffer, 0, uniformData, 0, uniformUsed);
-  }
   device.queue.submit([encoder.finish()]);
   submittedBatches += 1;
   device.queue.onSubmittedWorkDone().then(
@@ -141,7 +95,6 @@ export function flush(): void {
   );
   encoder = null;
   dispatches = 0;
-  uniformUsed = 0;
   lastSubmittedOps = batchOps;
   batchOps = [];
 }
