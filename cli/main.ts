@@ -334,7 +334,7 @@ export function program(): Command {
       'The default demo: second-order MAML on sinusoids against a jointly pretrained baseline, with a figure.',
     )
     .option('--out <dir>', 'folder for the figure and numbers', 'runs/start')
-    .option('--iterations <t>', 'meta-updates', '600')
+    .option('--iterations <t>', 'meta-updates', '1000')
     .action(async (flags: { out: string; iterations: string }) => {
       const out = resolve(flags.out);
       if (existsSync(out) && !statSync(out).isDirectory()) {
