@@ -264,7 +264,7 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
   rng.setState(state.rng);
 
   const bar =
-    options.progress === false
+    options.progress === false || !process.stdout.isTTY
       ? null
       : new SingleBar(
           {
@@ -321,6 +321,13 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
         loss: row.train_loss.toFixed(4),
         acc: (row[`val_${score}`] ?? row.train_accuracy)?.toFixed(4) ?? '-',
       });
+      // Without a progress bar (no terminal, or --no-progress) each metrics row is logged.
+      if (!bar) {
+        const fields = Object.entries(row)
+          .filter(([key]) => key !== 'iteration')
+          .map(([key, value]) => `${key} ${value.toFixed(4)}`);
+        log(`iteration ${state.iteration}/${config.iterations}: ${fields.join(', ')}`);
+      }
 
       // The resumable checkpoint. A crash before it is written repeats these iterations
       // on resume, and the resume drops the metrics rows past the checkpoint.
