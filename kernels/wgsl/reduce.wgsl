@@ -100,16 +100,12 @@ fn store(o: u32, acc: Partial) {
   }
 }
 
-@compute @workgroup_size(64)
-fn per_thread(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
-              @builtin(num_workgroups) groups: vec3<u32>) {
-  let o = (wid.x + wid.y * groups.x) * GROUP + lid;
-  if (o >= p.out_size) { return; }
-  let base = outer_offset(o);
+// Reduces elements first, first + step, ... of the row at `base`.
+fn reduce_strided(base: u32, first: u32, step: u32) -> Partial {
   var acc = Partial(0.0, 0u, false);
   var block_sum = 0.0;
   var block_count = 0u;
-  for (var r = 0u; r < p.inner_size; r++) {
+  for (var r = first; r < p.inner_size; r += step) {
     let v = x[base + inner_offset(r)];
     if (OP == 0u) {
       block_sum += v;
@@ -124,7 +120,16 @@ fn per_thread(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
     }
   }
   acc.value += block_sum;
-  store(o, acc);
+  return acc;
+}
+
+@compute @workgroup_size(64)
+fn per_thread(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+              @builtin(num_workgroups) groups: vec3<u32>) {
+  let o = (wid.x + wid.y * groups.x) * GROUP + lid;
+  if (o >= p.out_size) { return; }
+  let base = outer_offset(o);
+  store(o, reduce_strided(base, 0u, 1u));
 }
 
 var<workgroup> values: array<f32, GROUP>;
@@ -136,24 +141,7 @@ fn per_group(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
              @builtin(num_workgroups) groups: vec3<u32>) {
   let o = wid.x + wid.y * groups.x;
   let base = outer_offset(min(o, p.out_size - 1u));
-  var acc = Partial(0.0, 0u, false);
-  var block_sum = 0.0;
-  var block_count = 0u;
-  for (var r = lid; r < p.inner_size; r += GROUP) {
-    let v = x[base + inner_offset(r)];
-    if (OP == 0u) {
-      block_sum += v;
-      block_count += 1u;
-      if (block_count == BLOCK) {
-        acc.value += block_sum;
-        block_sum = 0.0;
-        block_count = 0u;
-      }
-    } else {
-      acc = combine(acc, v, r);
-    }
-  }
-  acc.value += block_sum;
+  let acc = reduce_strided(base, lid, GROUP);
   values[lid] = acc.value;
   indices[lid] = acc.index;
   valid[lid] = acc.valid;
