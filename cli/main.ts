@@ -27,7 +27,7 @@ import { runStart } from './start';
 
 const DATASETS = ['sine', 'omniglot'] as const;
 
-/** The papers' settings for each dataset (Finn et al. 2017 for MAML), used where an option is not given. */
+/** Returns the papers' settings for each dataset (Finn et al. 2017 for MAML), used where an option is not given. */
 function defaults(
   dataset: DatasetName,
   ways: number,

@@ -5,7 +5,7 @@ import type { Module } from '../engine/nn/index';
 import { convNet4, sineMlp } from '../engine/nn/models';
 import type { TaskSource } from './tasks';
 
-/** The 1-h-h-1 ReLU MLP for sinusoids, or the 4-block conv net (with BatchNorm) for images. */
+/** Builds the 1-h-h-1 ReLU MLP for sinusoids, or the 4-block conv net (with BatchNorm) for images. */
 export function buildModel(
   dataset: 'sine' | 'omniglot',
   source: TaskSource,

@@ -57,7 +57,7 @@ export interface RunState {
   best: { iteration: number; score: number } | null;
 }
 
-/** The quantity a run is selected and reported by: accuracy for classification, query MSE for regression. */
+/** Returns the quantity a run is selected and reported by: accuracy for classification, query MSE for regression. */
 function scoreName(source: TaskSource): 'accuracy' | 'mse' {
   return source.kind === 'classification' ? 'accuracy' : 'mse';
 }

@@ -173,7 +173,7 @@ export function sampleEpisode(split: ClassSplit, shape: EpisodeShape, rng: Rng):
 }
 
 /**
- * A fixed list of evaluation episodes from `seed`, so every evaluation of a run,
+ * Returns a fixed list of evaluation episodes from `seed`, so every evaluation of a run,
  * and of different runs, uses the same tasks.
  */
 export function fixedEpisodes(

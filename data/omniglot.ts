@@ -79,7 +79,7 @@ async function sourceOf(
   );
 }
 
-/** A key that changes whenever a source file or folder changes. */
+/** Returns a key that changes whenever a source file or folder changes. */
 async function sourceKey(sources: { kind: string; path: string }[], size: number): Promise<string> {
   const hash = createHash('sha256');
   hash.update(`${CACHE_MAGIC}|${size}`);

@@ -62,7 +62,7 @@ export class Rng {
     return out;
   }
 
-  /** A derived seed, for giving a sub-task its own stream. */
+  /** Returns a derived seed, to give a sub-task its own stream. */
   fork(): number {
     return Math.floor(this.next() * 4294967296) >>> 0;
   }

@@ -88,7 +88,7 @@ export function emptyCache(): void {
 
 // ---- Tensor tracking and scopes ----
 
-/** What the memory system needs of a tensor. */
+/** The part of a tensor that the memory system uses. */
 export interface Tracked {
   readonly id: number;
   readonly isDisposed: boolean;

@@ -74,7 +74,7 @@ export class Kernel {
     WeakMap<Record<string, number>, GPUComputePipeline>
   >();
   // Bind groups keyed by their buffers in binding order, one WeakMap level per
-  // binding; the uniform slot is a dynamic offset, so a group serves every dispatch.
+  // binding. The uniform binding is keyed by its content-addressed buffer too.
   private bindGroups = new WeakMap<GPUBuffer, unknown>();
   private bindGroupCount = 0;
   // The uniform block of the dispatch being recorded, as the three scalar views of one buffer.
@@ -204,7 +204,7 @@ export class Kernel {
       }
       if (value.length > field.count) {
         throw new Error(
-          `Uniform ${this.name}.${name} holds ${field.count} values; got ${value.length}.`,
+          `Uniform ${this.name}.${name} has room for ${field.count} values; got ${value.length}.`,
         );
       }
       for (let i = 0; i < value.length; i++) words[start + i] = value[i];
@@ -295,11 +295,11 @@ export class Kernel {
 }
 
 // Uniform buffers by content. Each is written once, when it is created, and never
-// changed, so a bind group can hold it with a static offset: on lavapipe a
-// dynamic uniform offset made every dispatch cost about 25 µs more (measured with
-// a bare Dawn loop of 1,000 dispatches). Training loops repeat the same shapes,
-// so few distinct blocks exist; the bound keeps a workload of ever-new shapes
-// from growing the cache without limit.
+// changed, so a bind group can bind it at a static offset. On lavapipe a dynamic
+// uniform offset made every dispatch cost about 25 µs more (measured with a bare
+// Dawn loop of 1,000 dispatches). Training loops repeat the same shapes, so few
+// distinct blocks exist, and the bound stops ever-new shapes from growing the
+// cache without limit.
 const MAX_CACHED_UNIFORMS = 2048;
 let uniformBuffers = new Map<string, GPUBuffer>();
 

@@ -19,6 +19,11 @@ const TRANS_A = { TRANS_A: 1, TRANS_B: 0 };
 const TRANS_B = { TRANS_A: 0, TRANS_B: 1 };
 const BOTH = { TRANS_A: 1, TRANS_B: 1 };
 
+function transposeConstants(transA: boolean, transB: boolean): Record<string, number> {
+  if (transA) return transB ? BOTH : TRANS_A;
+  return transB ? TRANS_B : NEITHER;
+}
+
 export interface MatmulArgs {
   a: GPUBuffer;
   b: GPUBuffer;
@@ -69,7 +74,7 @@ export function matmul(args: MatmulArgs): void {
     op: 'matmul',
     buffers,
     uniforms,
-    constants: args.transA ? (args.transB ? BOTH : TRANS_A) : args.transB ? TRANS_B : NEITHER,
+    constants: transposeConstants(args.transA, args.transB),
     workgroups: [Math.ceil(args.N / TILE), Math.ceil(args.M / TILE), batch],
   });
 }

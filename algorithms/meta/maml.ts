@@ -102,7 +102,7 @@ export class Maml {
     return [...this.model.params].filter(([name]) => !adapted || adapted(name));
   }
 
-  /** Every tensor the meta-optimizer updates: the initial parameters and any learned step sizes. */
+  /** Returns every tensor the meta-optimizer updates: the initial parameters and any learned step sizes. */
   metaParameters(): ParamMap {
     return new Map([
       ...this.model.params,
