@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import * as mg from '../engine/index';
-import { META_ALGORITHMS, type MetaAlgorithm } from '../algorithms/meta/learners';
+import { algorithmNames, algorithmOptions, algorithmSpec, ALGORITHMS } from './algorithms/index';
 import { downloadFile, omniglotFiles } from '../data/download';
 import { EpisodeShapeError } from '../data/episodes';
 import { defaultDataDir } from '../data/omniglot';
@@ -24,14 +24,12 @@ import {
   type TrainConfig,
 } from './train';
 import { runStart } from './start';
+import type { SharedDefaults } from './algorithms/index';
 
-const DATASETS = ['sine', 'omniglot'] as const;
+const DATASETS: readonly DatasetName[] = ['sine', 'omniglot'];
 
 /** Returns the papers' settings for each dataset (Finn et al. 2017 for MAML), used where an option is not given. */
-function defaults(
-  dataset: DatasetName,
-  ways: number,
-): Omit<TrainConfig, 'algorithm' | 'dataset' | 'seed' | 'out' | 'dataDir' | 'split'> {
+function defaults(dataset: DatasetName, ways: number): Required<SharedDefaults> {
   if (dataset === 'sine') {
     return {
       ways: 1,
@@ -92,6 +90,8 @@ interface TrainFlags {
   resume?: string;
   stopAfter?: string;
   progress: boolean;
+  /** Algorithm-specific options, by key (see cli/algorithms). */
+  [key: string]: string | boolean | undefined;
 }
 
 function resolveDataDir(flag: string | undefined): string {
@@ -99,8 +99,14 @@ function resolveDataDir(flag: string | undefined): string {
 }
 
 function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
-  const algorithm = parseChoice('algorithm', algorithmName, META_ALGORITHMS) as MetaAlgorithm;
+  const spec = algorithmSpec(algorithmName);
+  const algorithm = spec.name;
   const dataset = parseChoice('--dataset', flags.dataset, DATASETS);
+  if (!spec.datasets.includes(dataset)) {
+    throw new UsageError(
+      `${algorithm} does not run on --dataset ${dataset}; use one of: ${spec.datasets.join(', ')}.`,
+    );
+  }
   const int = (option: string, value: string | undefined, fallback: number, min = 1) =>
     value === undefined ? fallback : parseNumber(option, value, 'integer', min);
   const num = (option: string, value: string | undefined, fallback: number) => {
@@ -110,7 +116,7 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
     return parsed;
   };
   const ways = int('--ways', flags.ways, dataset === 'sine' ? 1 : 5, 2);
-  const base = defaults(dataset, ways);
+  const base = { ...defaults(dataset, ways), ...spec.defaults?.(dataset, ways) };
   if (dataset === 'sine' && flags.ways !== undefined)
     throw new UsageError(
       '--ways does not apply to --dataset sine, which is regression; leave it out.',
@@ -140,6 +146,7 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
     valEpisodes: int('--val-episodes', flags.valEpisodes, base.valEpisodes),
     testEpisodes: int('--test-episodes', flags.testEpisodes, base.testEpisodes),
     out: '',
+    options: parseAlgorithmOptions(algorithm, flags),
   };
   config.logInterval = Math.min(config.logInterval, config.iterations);
   config.evalInterval = Math.min(config.evalInterval, config.iterations);
@@ -158,6 +165,31 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
   return config;
 }
 
+/** Reads the options of `algorithm` from the flags and rejects options that belong to other algorithms. */
+function parseAlgorithmOptions(
+  algorithm: string,
+  flags: TrainFlags,
+): Record<string, number | string | boolean> {
+  const parsed: Record<string, number | string | boolean> = {};
+  for (const { option, algorithms } of algorithmOptions()) {
+    const value = flags[option.key];
+    const name = option.flag.split(' ')[0];
+    if (!algorithms.includes(algorithm)) {
+      if (value !== undefined)
+        throw new UsageError(
+          `${name} applies to ${algorithms.join(', ')}, not ${algorithm}; leave it out.`,
+        );
+      continue;
+    }
+    if (value === undefined) parsed[option.key] = option.default;
+    else if (option.type === 'boolean') parsed[option.key] = value === true;
+    else if (option.type === 'choice')
+      parsed[option.key] = parseChoice(name, String(value), option.choices ?? []);
+    else parsed[option.key] = parseNumber(name, String(value), option.type, option.min);
+  }
+  return parsed;
+}
+
 async function readConfig(runDir: string): Promise<TrainConfig> {
   const path = join(resolve(runDir), 'config.json');
   if (!existsSync(path)) throw new UsageError(`${runDir} is not a run folder: ${path} is missing.`);
@@ -173,7 +205,7 @@ async function readConfig(runDir: string): Promise<TrainConfig> {
 export function program(): Command {
   const cli = new Command('metagrad')
     .description(
-      'Meta-learning on WebGPU: train and evaluate MAML-family learners on sinusoids and Omniglot.',
+      'Meta-learning on WebGPU: train and evaluate meta-learners on sinusoids and Omniglot.',
     )
     .showSuggestionAfterError(true)
     .exitOverride();
@@ -219,12 +251,12 @@ export function program(): Command {
       }
     });
 
-  cli
+  const trainCommand = cli
     .command('train')
     .description(
       'Meta-train a learner; writes config.json, metrics.jsonl, model.safetensors, curves.svg and result.json to --out.',
     )
-    .argument('<algorithm>', `one of: ${META_ALGORITHMS.join(', ')}`)
+    .argument('<algorithm>', `one of: ${algorithmNames().join(', ')}`)
     .addOption(new Option('--dataset <name>', 'sine or omniglot').default('sine'))
     .option('--ways <n>', 'classes per task (omniglot; default 5)')
     .option('--shots <k>', 'support examples per class (sine: points per task; default 1, sine 10)')
@@ -265,48 +297,61 @@ export function program(): Command {
       ).hideHelp(),
     )
     .option('--no-progress', 'print no progress bar')
-    .action(async (algorithm: string, flags: TrainFlags, command: Command) => {
-      await mg.init();
-      if (flags.resume) {
-        // A resumed run keeps the settings saved in its config.json.
-        const given = command.options
-          .filter((option) => command.getOptionValueSource(option.attributeName()) === 'cli')
-          .map((option) => option.long!)
-          .filter((name) => !['--resume', '--no-progress', '--stop-after'].includes(name));
-        if (given.length > 0) {
-          throw new UsageError(
-            `--resume continues a run with the settings in ${join(flags.resume, 'config.json')}; leave out ${given.join(', ')}.`,
-          );
-        }
-        const config = await readConfig(flags.resume);
-        if (config.algorithm !== algorithm) {
-          throw new UsageError(
-            `--resume ${flags.resume} is a ${config.algorithm} run, not ${algorithm}; use \`metagrad train ${config.algorithm} --resume ${flags.resume}\`.`,
-          );
-        }
-        config.out = resolve(flags.resume);
-        outcome = await train(config, {
-          resume: true,
-          progress: flags.progress,
-          stopAfter: stopAfter(flags),
-        });
-        return;
-      }
-      const config = buildConfig(algorithm, flags);
-      if (existsSync(config.out) && !statSync(config.out).isDirectory()) {
-        throw new UsageError(`--out ${config.out} is a file; give a folder for the run.`);
-      }
-      if (existsSync(join(config.out, 'config.json'))) {
+    .addHelpText(
+      'after',
+      '\nAlgorithms:\n' +
+        [...ALGORITHMS.values()]
+          .map((spec) => `  ${spec.name.padEnd(12)} ${spec.family.padEnd(13)} ${spec.summary}`)
+          .join('\n'),
+    );
+  for (const { option, algorithms } of algorithmOptions()) {
+    trainCommand.option(
+      option.type === 'boolean' ? option.flag.split(' ')[0] : option.flag,
+      `${option.description} (${algorithms.join(', ')}; default ${String(option.default)})`,
+    );
+  }
+  trainCommand.action(async (algorithm: string, flags: TrainFlags, command: Command) => {
+    await mg.init();
+    if (flags.resume) {
+      // A resumed run keeps the settings saved in its config.json.
+      const given = command.options
+        .filter((option) => command.getOptionValueSource(option.attributeName()) === 'cli')
+        .map((option) => option.long!)
+        .filter((name) => !['--resume', '--no-progress', '--stop-after'].includes(name));
+      if (given.length > 0) {
         throw new UsageError(
-          `--out ${config.out} already holds a run; continue it with \`metagrad train ${config.algorithm} --resume ${config.out}\`, or choose another --out.`,
+          `--resume continues a run with the settings in ${join(flags.resume, 'config.json')}; leave out ${given.join(', ')}.`,
         );
       }
+      const config = await readConfig(flags.resume);
+      if (config.algorithm !== algorithm) {
+        throw new UsageError(
+          `--resume ${flags.resume} is a ${config.algorithm} run, not ${algorithm}; use \`metagrad train ${config.algorithm} --resume ${flags.resume}\`.`,
+        );
+      }
+      config.out = resolve(flags.resume);
       outcome = await train(config, {
-        resume: false,
+        resume: true,
         progress: flags.progress,
         stopAfter: stopAfter(flags),
       });
+      return;
+    }
+    const config = buildConfig(algorithm, flags);
+    if (existsSync(config.out) && !statSync(config.out).isDirectory()) {
+      throw new UsageError(`--out ${config.out} is a file; give a folder for the run.`);
+    }
+    if (existsSync(join(config.out, 'config.json'))) {
+      throw new UsageError(
+        `--out ${config.out} already holds a run; continue it with \`metagrad train ${config.algorithm} --resume ${config.out}\`, or choose another --out.`,
+      );
+    }
+    outcome = await train(config, {
+      resume: false,
+      progress: flags.progress,
+      stopAfter: stopAfter(flags),
     });
+  });
 
   cli
     .command('eval')

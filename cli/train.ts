@@ -13,21 +13,20 @@ import {
   saveOptimizer,
   writeFileAtomic,
 } from '../engine/checkpoint';
-import type { Module } from '../engine/nn/index';
 import { summarize, type Summary } from '../algorithms/evaluation';
 import type { ParamMap } from '../algorithms/meta/functional';
 import type { MetaLearner } from '../algorithms/meta/learner';
-import { createLearner, type MetaAlgorithm } from '../algorithms/meta/learners';
 import { Rng } from '../data/rng';
 import { UsageError } from './errors';
 import { curvesSpec, renderSvg, type CurvePoint } from './plot';
 import { disposeTask, omniglotSource, sineSource, type TaskSource } from './tasks';
-import { buildModel } from './models';
+import { algorithmSpec } from './algorithms/index';
 
 export type DatasetName = 'sine' | 'omniglot';
 
 export interface TrainConfig {
-  algorithm: MetaAlgorithm;
+  /** A name from cli/algorithms. */
+  algorithm: string;
   dataset: DatasetName;
   ways: number;
   shots: number;
@@ -47,6 +46,8 @@ export interface TrainConfig {
   valEpisodes: number;
   testEpisodes: number;
   out: string;
+  /** The algorithm's own options (AlgorithmSpec.options), by key; absent in runs saved before they existed. */
+  options?: Record<string, number | string | boolean>;
 }
 
 export interface RunState {
@@ -96,22 +97,8 @@ export async function makeSource(
   return source;
 }
 
-export function learnerFor(
-  config: TrainConfig,
-  source: TaskSource,
-): { learner: MetaLearner; module: Module<[mg.Tensor], mg.Tensor> } {
-  const module = buildModel(config.dataset, source, config.hidden);
-  const learner = createLearner(config.algorithm, module, source.kind, {
-    innerSteps: config.innerSteps,
-    testInnerSteps: config.testInnerSteps,
-    innerLr: config.innerLr,
-    metaLr: config.metaLr,
-    iterations: config.iterations,
-    mslAnnealIterations: Math.max(1, Math.round(config.iterations * 0.3)),
-    firstOrderIterations: Math.round(config.iterations * 0.3),
-    headPrefix: 'head',
-  });
-  return { learner, module };
+export function learnerFor(config: TrainConfig, source: TaskSource): { learner: MetaLearner } {
+  return { learner: algorithmSpec(config.algorithm).build(config, source) };
 }
 
 /** Evaluates on a fixed task list: the mean score and its 95% confidence interval. */

@@ -1,0 +1,40 @@
+// What `metagrad train` needs to know about one algorithm: its family, the
+// datasets it runs on, its own options and defaults, and how to build its learner.
+// Each family declares its entries in a file of this folder; index.ts joins them.
+
+import type { MetaLearner } from '../../algorithms/meta/learner';
+import type { TaskSource } from '../tasks';
+import type { DatasetName, TrainConfig } from '../train';
+
+export type Family = 'optimization' | 'metric' | 'model';
+
+/** An option that only some algorithms take; its parsed value lands in `config.options[key]`. */
+export interface AlgorithmOption {
+  /** Commander flag, for example '--distance <name>' or '--fce'. */
+  readonly flag: string;
+  /** Key in config.options: the flag's camelCase name, as Commander reads it. */
+  readonly key: string;
+  readonly description: string;
+  readonly type: 'integer' | 'number' | 'boolean' | 'choice';
+  readonly choices?: readonly string[];
+  /** Smallest accepted value of an integer or number option. */
+  readonly min?: number;
+  readonly default: number | string | boolean;
+}
+
+/** The settings shared by every algorithm that an entry may set differently from the dataset's. */
+export type SharedDefaults = Partial<
+  Omit<TrainConfig, 'algorithm' | 'dataset' | 'seed' | 'out' | 'dataDir' | 'split' | 'options'>
+>;
+
+export interface AlgorithmSpec {
+  readonly name: string;
+  readonly family: Family;
+  /** One line for `metagrad train --help`. */
+  readonly summary: string;
+  readonly datasets: readonly DatasetName[];
+  readonly options?: readonly AlgorithmOption[];
+  /** Where the papers' settings for this algorithm differ from the dataset defaults. */
+  defaults?(dataset: DatasetName, ways: number): SharedDefaults;
+  build(config: TrainConfig, source: TaskSource): MetaLearner;
+}
