@@ -75,30 +75,38 @@ export async function makeSource(
   if (config.dataset === 'sine')
     return sineSource({ shots: config.shots, queries: config.queries });
   let bar: SingleBar | null = null;
+  const onProgress = (done: number, total: number) => {
+    if (!bar) {
+      log('Decoding Omniglot (cached for later runs)');
+      bar = new SingleBar(
+        { format: '  decoding [{bar}] {value}/{total} images', hideCursor: true },
+        Presets.shades_classic,
+      );
+      bar.start(total, 0);
+    }
+    bar.update(done);
+    if (done === total) bar.stop();
+  };
+  const custom = algorithmSpec(config.algorithm).source;
+  if (custom) return custom(config, onProgress);
   const source = await omniglotSource({
     dataDir: config.dataDir,
     split: config.split,
     ways: config.ways,
     shots: config.shots,
     queries: config.queries,
-    onProgress: (done, total) => {
-      if (!bar) {
-        log('Decoding Omniglot (cached for later runs)');
-        bar = new SingleBar(
-          { format: '  decoding [{bar}] {value}/{total} images', hideCursor: true },
-          Presets.shades_classic,
-        );
-        bar.start(total, 0);
-      }
-      bar.update(done);
-      if (done === total) bar.stop();
-    },
+    onProgress,
   });
   return source;
 }
 
 export function learnerFor(config: TrainConfig, source: TaskSource): { learner: MetaLearner } {
   return { learner: algorithmSpec(config.algorithm).build(config, source) };
+}
+
+/** A test summary with the learner's further scores (EvalResult.metrics), each summarized over the tasks. */
+export interface TaskSummary extends Summary {
+  metrics?: Record<string, Summary>;
 }
 
 /** Evaluates on a fixed task list: the mean score and its 95% confidence interval. */
@@ -108,16 +116,24 @@ export async function evaluateTasks(
   split: 'val' | 'test',
   count: number,
   seed: number,
-): Promise<Summary> {
+): Promise<TaskSummary> {
   const tasks = source.fixed(split, count, seed);
   const scores: number[] = [];
+  const metrics = new Map<string, number[]>();
   for (let i = 0; i < tasks.count; i++) {
     const task = tasks.task(i);
     const result = await learner.evaluate(task);
     scores.push(source.kind === 'classification' ? result.accuracy! : result.loss);
+    for (const [name, value] of Object.entries(result.metrics ?? {}))
+      metrics.set(name, [...(metrics.get(name) ?? []), value]);
     disposeTask(task);
   }
-  return summarize(scores);
+  const summary: TaskSummary = summarize(scores);
+  if (metrics.size > 0)
+    summary.metrics = Object.fromEntries(
+      [...metrics].map(([name, values]) => [name, summarize(values)]),
+    );
+  return summary;
 }
 
 async function saveCheckpoint(
@@ -356,7 +372,7 @@ export async function writeResult(
   out: string,
   config: TrainConfig,
   source: TaskSource,
-  test: Summary,
+  test: TaskSummary,
   best: RunState['best'],
 ): Promise<void> {
   const metric = scoreName(source);
@@ -372,6 +388,12 @@ export async function writeResult(
     test_inner_steps: config.testInnerSteps,
     best_iteration: best?.iteration ?? null,
     iterations: config.iterations,
+    // Further test scores of the learner, e.g. the MANN's accuracy by instance index.
+    test_metrics: test.metrics
+      ? Object.fromEntries(
+          Object.entries(test.metrics).map(([name, m]) => [name, { mean: m.mean, ci95: m.ci95 }]),
+        )
+      : undefined,
   };
   await writeFileAtomic(
     join(out, 'result.json'),

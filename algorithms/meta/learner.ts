@@ -16,6 +16,8 @@ export interface EvalResult {
   accuracy?: number;
   /** Query predictions after adaptation, for plots; the caller disposes them. */
   prediction?: Tensor;
+  /** Further scores of the task by name, e.g. per-instance accuracies; averaged over tasks into result.json. */
+  metrics?: Record<string, number>;
 }
 
 export interface MetaLearner {

@@ -37,4 +37,9 @@ export interface AlgorithmSpec {
   /** Where the papers' settings for this algorithm differ from the dataset defaults. */
   defaults?(dataset: DatasetName, ways: number): SharedDefaults;
   build(config: TrainConfig, source: TaskSource): MetaLearner;
+  /** Builds the task source when the dataset's default one does not fit, e.g. Omniglot sequences for the MANN. */
+  source?(
+    config: TrainConfig,
+    onProgress: (done: number, total: number) => void,
+  ): Promise<TaskSource>;
 }

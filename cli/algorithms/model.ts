@@ -1,0 +1,126 @@
+// The model-based family: a memory-augmented neural network on Omniglot
+// sequences and a conditional neural process on sinusoids. Both answer a task
+// in one forward pass, with no gradient step at test time.
+
+import { CnpLearner } from '../../algorithms/model/cnp';
+import { MannLearner, type MemoryKind } from '../../algorithms/model/mann';
+import { omniglotSequenceSource } from '../sequences';
+import { UsageError } from '../errors';
+import type { AlgorithmSpec } from './spec';
+
+export const modelAlgorithms: AlgorithmSpec[] = [
+  {
+    name: 'mann',
+    family: 'model',
+    summary: 'memory-augmented neural network: LSTM with LRU-access memory (Santoro et al. 2016)',
+    datasets: ['omniglot'],
+    options: [
+      {
+        flag: '--memory <kind>',
+        key: 'memory',
+        description: 'external memory, or none for the LSTM baseline',
+        type: 'choice',
+        choices: ['external', 'none'],
+        default: 'external',
+      },
+      {
+        flag: '--memory-slots <n>',
+        key: 'memorySlots',
+        description: 'rows of the memory matrix',
+        type: 'integer',
+        min: 1,
+        default: 128,
+      },
+      {
+        flag: '--memory-size <n>',
+        key: 'memorySize',
+        description: 'width of a memory row',
+        type: 'integer',
+        min: 1,
+        default: 40,
+      },
+      {
+        flag: '--read-heads <n>',
+        key: 'readHeads',
+        description: 'read heads, each also writing',
+        type: 'integer',
+        min: 1,
+        default: 4,
+      },
+      {
+        flag: '--controller-size <n>',
+        key: 'controllerSize',
+        description: 'units of the LSTM controller',
+        type: 'integer',
+        min: 1,
+        default: 200,
+      },
+      {
+        flag: '--instances <n>',
+        key: 'instances',
+        description: 'images of each class in one episode sequence',
+        type: 'integer',
+        min: 1,
+        default: 10,
+      },
+    ],
+    // Santoro et al. train on batches of 16 episodes; Adam at 1e-3 stands in for
+    // their RMSProp at 1e-4 so that short runs get somewhere.
+    defaults: () => ({ metaBatch: 16, metaLr: 0.001, iterations: 100000, testEpisodes: 200 }),
+    source: (config, onProgress) =>
+      omniglotSequenceSource({
+        dataDir: config.dataDir,
+        split: config.split,
+        ways: config.ways,
+        instances: Number(config.options?.instances ?? 10),
+        onProgress,
+      }),
+    build(config, source) {
+      const options = config.options ?? {};
+      const slots = Number(options.memorySlots ?? 128);
+      const heads = Number(options.readHeads ?? 4);
+      if (heads > slots) {
+        throw new UsageError(
+          `--read-heads ${heads} is more than --memory-slots ${slots}; each head needs its own slot, so use at most ${slots} heads.`,
+        );
+      }
+      return new MannLearner({
+        inputSize: source.inputShape[0],
+        classes: source.outputs,
+        controllerSize: Number(options.controllerSize ?? 200),
+        memorySlots: slots,
+        memorySize: Number(options.memorySize ?? 40),
+        readHeads: heads,
+        memory: String(options.memory ?? 'external') as MemoryKind,
+        usageDecay: 0.95,
+        lr: config.metaLr,
+      });
+    },
+  },
+  {
+    name: 'cnp',
+    family: 'model',
+    summary:
+      'conditional neural process: mean-aggregated encoder and Gaussian decoder (Garnelo et al. 2018)',
+    datasets: ['sine'],
+    options: [
+      {
+        flag: '--representation-size <n>',
+        key: 'representationSize',
+        description: 'width of the task representation (mean of the encoded support pairs)',
+        type: 'integer',
+        min: 1,
+        default: 128,
+      },
+    ],
+    // The widths of DeepMind's reference CNP for 1-D regression.
+    defaults: () => ({ hidden: 128 }),
+    build(config) {
+      return new CnpLearner({
+        hidden: config.hidden,
+        representationSize: Number(config.options?.representationSize ?? 128),
+        lr: config.metaLr,
+      });
+    },
+  },
+];

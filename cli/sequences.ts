@@ -1,0 +1,82 @@
+// Omniglot episodes as sequences for the memory-augmented network: `ways` classes
+// with `instances` images each, shown one image at a time in a shuffled order.
+// Labels 0..ways-1 go to the episode's classes in a random order, so a label
+// means nothing across episodes.
+
+import * as mg from '../engine/index';
+import type { Task } from '../algorithms/meta/functional';
+import {
+  checkEpisodeShape,
+  fixedEpisodes,
+  materialize,
+  omniglotSplits,
+  sampleEpisode,
+  type ClassSplit,
+  type EpisodeShape,
+  type EpisodeSpec,
+} from '../data/episodes';
+import { loadOmniglot } from '../data/omniglot';
+import { Rng } from '../data/rng';
+import type { TaskSource } from './tasks';
+
+export interface SequenceSourceOptions {
+  dataDir: string;
+  split: 'vinyals' | 'lake';
+  ways: number;
+  /** Images of each class in one episode. */
+  instances: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Builds one sequence task: supportX [T, D] flattened images, supportY [T] labels.
+ * Every step is also scored, so queryX and queryY are the same tensors; disposing
+ * a task disposes them once, because Tensor.dispose is idempotent.
+ */
+export function sequenceTask(
+  split: ClassSplit,
+  spec: EpisodeSpec,
+  shape: EpisodeShape,
+  order: Rng,
+): Task {
+  const episode = materialize(split, spec, shape);
+  const [c, h, w] = episode.imageShape;
+  const pixels = c * h * w;
+  const steps = episode.supportY.length;
+  const permutation = order.shuffle(Array.from({ length: steps }, (_, i) => i));
+  const images = new Float32Array(steps * pixels);
+  const labels = new Int32Array(steps);
+  permutation.forEach((from, to) => {
+    images.set(episode.supportX.subarray(from * pixels, (from + 1) * pixels), to * pixels);
+    labels[to] = episode.supportY[from];
+  });
+  const x = mg.tensor(images, { shape: [steps, pixels] });
+  const y = mg.tensor(labels, { shape: [steps] });
+  return { supportX: x, supportY: y, queryX: x, queryY: y };
+}
+
+export async function omniglotSequenceSource(options: SequenceSourceOptions): Promise<TaskSource> {
+  const data = await loadOmniglot(options.dataDir, { onProgress: options.onProgress });
+  const splits = omniglotSplits(data, { split: options.split });
+  // An episode of the sequence is the support set of an N-way, `instances`-shot episode.
+  const shape: EpisodeShape = { ways: options.ways, shots: options.instances, queries: 0 };
+  for (const split of [splits.train, splits.val, splits.test]) checkEpisodeShape(split, shape);
+  return {
+    kind: 'classification',
+    inputShape: [data.size * data.size],
+    outputs: options.ways,
+    sampleTrain: (rng, count) =>
+      Array.from({ length: count }, () =>
+        sequenceTask(splits.train, sampleEpisode(splits.train, shape, rng), shape, rng),
+      ),
+    fixed(which, count, seed) {
+      const split = which === 'val' ? splits.val : splits.test;
+      const specs = fixedEpisodes(split, shape, count, seed + (which === 'val' ? 1 : 2));
+      return {
+        count,
+        // Each episode's order has its own stream, so episode i is the same whatever the count.
+        task: (index) => sequenceTask(split, specs[index], shape, new Rng(seed * 7919 + index)),
+      };
+    },
+  };
+}
