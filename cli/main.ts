@@ -24,6 +24,7 @@ import {
   type TrainConfig,
 } from './train';
 import { runStart } from './start';
+import { runCompare } from './compare';
 import type { SharedDefaults } from './algorithms/index';
 
 const DATASETS: readonly DatasetName[] = ['sine', 'omniglot'];
@@ -372,6 +373,33 @@ export function program(): Command {
       await writeResult(config.out, config, source, test, state.best);
       console.log(formatResult(source, test, config));
     });
+
+  cli
+    .command('compare')
+    .description(
+      'Run trained sine learners on the same new tasks: time per task at test time and a figure of their predictions.',
+    )
+    .argument('<run-dirs...>', 'folders written by metagrad train on --dataset sine')
+    .option('--shots <k>', 'support points of each task', '5')
+    .option('--plot-tasks <n>', 'tasks in the figure', '3')
+    .option('--timing-tasks <n>', 'tasks timed per learner', '50')
+    .option('--seed <n>', 'seed of the tasks', '1')
+    .option('--out <file>', 'SVG file to write', 'compare.svg')
+    .action(
+      async (
+        runDirs: string[],
+        flags: { shots: string; plotTasks: string; timingTasks: string; seed: string; out: string },
+      ) => {
+        const shots = parseNumber('--shots', flags.shots, 'integer', 1);
+        const plotTasks = parseNumber('--plot-tasks', flags.plotTasks, 'integer', 1);
+        const timingTasks = parseNumber('--timing-tasks', flags.timingTasks, 'integer', 1);
+        const seed = parseNumber('--seed', flags.seed, 'integer', 0);
+        const runs = [];
+        for (const dir of runDirs) runs.push({ dir: resolve(dir), config: await readConfig(dir) });
+        await mg.init();
+        await runCompare({ runs, shots, plotTasks, timingTasks, seed, out: flags.out });
+      },
+    );
 
   cli
     .command('start')

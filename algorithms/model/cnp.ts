@@ -109,7 +109,7 @@ export class CnpLearner implements MetaLearner {
     copyStateTensors(this.model, tensors, 'cnp checkpoint');
   }
 
-  /** One Adam step on the negative log-likelihood of every query point of the meta-batch, given its support set. */
+  /** Takes one Adam step on the negative log-likelihood of every query point of the meta-batch, given its support set. */
   async trainStep(tasks: Task[]): Promise<StepResult> {
     const nll = mg.tidy(() => {
       const prediction = this.model.forward(

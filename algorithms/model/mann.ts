@@ -29,7 +29,7 @@ export interface MannOptions {
   memorySize: number;
   /** Read heads H; each also writes. */
   readHeads: number;
-  /** 'none' drops the memory and leaves the LSTM alone: the baseline of the paper. */
+  /** 'none' drops the memory and leaves the LSTM alone, the baseline of Santoro et al. */
   memory: MemoryKind;
   /** Decay γ of the usage weights per step. */
   usageDecay: number;
@@ -96,11 +96,11 @@ export function leastUsedWeights(usage: Tensor, heads: number): Tensor {
     const row = mg.unsqueeze(usage, 1);
     const ties = mg.mul(mg.eq(row, column), mg.tensor(earlier, { shape: [slots, slots] }));
     const rank = mg.sum(mg.add(mg.lt(row, column), ties), -1);
-    const wanted = mg.tensor(
+    const headRanks = mg.tensor(
       Float32Array.from({ length: heads }, (_, h) => h),
       { shape: [1, heads, 1] },
     );
-    return mg.eq(mg.unsqueeze(rank, 1), wanted);
+    return mg.eq(mg.unsqueeze(rank, 1), headRanks);
   });
 }
 
@@ -175,22 +175,41 @@ export class Mann extends Module<[Tensor, Tensor], Tensor> {
    * gets the one-hot label of step t - 1 (zeros at t = 0) beside its image.
    */
   forward(images: Tensor, labels: Tensor): Tensor {
-    const { classes, controllerSize, memorySlots, memorySize, readHeads, usageDecay } =
+    const { inputSize, classes, controllerSize, memorySlots, memorySize, readHeads, usageDecay } =
       this.options;
     const [batch, steps] = images.shape;
     const previousLabels = mg.concat(
       [mg.zeros([batch, 1, classes]), mg.narrow(mg.oneHot(labels, classes), 1, 0, steps - 1)],
       1,
     );
-    const inputs = mg.concat([images, previousLabels], -1);
+
+    // The controller's input is [x_t, y_{t-1}, r_{t-1}]. The first two are known
+    // for the whole episode, so their share of the gates, [x_t, y_{t-1}] W_ihᵀ, is one
+    // matmul over all steps instead of one small matmul per step; only the reads'
+    // columns of W_ih are applied inside the loop. The sum equals LSTMCell.forward
+    // on the concatenated input.
+    const known = inputSize + classes;
+    const weightIh = this.controller.param('weight_ih');
+    let inputGates = mg.matmulT(
+      mg.concat([images, previousLabels], -1),
+      mg.narrow(weightIh, 1, 0, known),
+      false,
+      true,
+    );
+    inputGates = mg.add(
+      inputGates,
+      mg.add(this.controller.param('bias_ih'), this.controller.param('bias_hh')),
+    );
+    const readColumns = this.keys ? mg.narrow(weightIh, 1, known, readHeads * memorySize) : null;
 
     let state: LSTMState = [mg.zeros([batch, controllerSize]), mg.zeros([batch, controllerSize])];
     let memory = this.keys && initialMemoryState(batch, memorySlots, memorySize, readHeads);
     let reads = this.keys ? mg.zeros([batch, readHeads * memorySize]) : null;
     const logits: Tensor[] = [];
     for (let t = 0; t < steps; t++) {
-      const step = mg.reshape(mg.narrow(inputs, 1, t, 1), [batch, -1]);
-      state = this.controller.forward(reads ? mg.concat([step, reads], -1) : step, state);
+      let gates = mg.reshape(mg.narrow(inputGates, 1, t, 1), [batch, -1]);
+      if (reads && readColumns) gates = mg.add(gates, mg.matmulT(reads, readColumns, false, true));
+      state = lstmStep(this.controller, gates, state);
       const [h] = state;
       if (this.keys && this.gates && memory) {
         const keys = mg.reshape(mg.tanh(this.keys.forward(h)), [batch, readHeads, memorySize]);
@@ -205,6 +224,23 @@ export class Mann extends Module<[Tensor, Tensor], Tensor> {
     }
     return mg.stack(logits, 1);
   }
+}
+
+/**
+ * One LSTMCell step from precomputed input gates x W_ihᵀ + b_ih + b_hh: adds
+ * h W_hhᵀ and applies the gates in PyTorch's order (input, forget, cell, output),
+ * as LSTMCell.forward does.
+ */
+export function lstmStep(cell: LSTMCell, inputGates: Tensor, [h, c]: LSTMState): LSTMState {
+  const hidden = cell.hiddenSize;
+  const gates = mg.add(inputGates, mg.matmulT(h, cell.param('weight_hh'), false, true));
+  const gate = (k: number): Tensor => mg.narrow(gates, 1, k * hidden, hidden);
+  const cNext = mg.add(
+    mg.mul(mg.sigmoid(gate(1)), c),
+    mg.mul(mg.sigmoid(gate(0)), mg.tanh(gate(2))),
+  );
+  const hNext = mg.mul(mg.sigmoid(gate(3)), mg.tanh(cNext));
+  return [hNext, cNext];
 }
 
 /**
@@ -277,7 +313,7 @@ export class MannLearner implements MetaLearner {
     }
   }
 
-  /** One Adam step on the mean cross-entropy over every step of every episode of the batch. */
+  /** Takes one Adam step on the mean cross-entropy over every step of every episode of the batch. */
   async trainStep(tasks: Task[]): Promise<StepResult> {
     tasks.forEach((task) => this.checkTask(task));
     const { classes } = this.model.options;

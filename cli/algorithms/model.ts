@@ -64,7 +64,7 @@ export const modelAlgorithms: AlgorithmSpec[] = [
         default: 10,
       },
     ],
-    // Santoro et al. train on batches of 16 episodes; Adam at 1e-3 stands in for
+    // Santoro et al. train on batches of 16 episodes; Adam at 1e-3 replaces
     // their RMSProp at 1e-4 so that short runs get somewhere.
     defaults: () => ({ metaBatch: 16, metaLr: 0.001, iterations: 100000, testEpisodes: 200 }),
     source: (config, onProgress) =>

@@ -6,6 +6,7 @@ import {
   accuracyByInstance,
   instanceIndices,
   leastUsedWeights,
+  lstmStep,
   memoryStep,
   type MemoryState,
 } from '../../algorithms/model/mann';
@@ -119,6 +120,23 @@ describe('MANN memory access', () => {
     expect(Array.from(rows)).toEqual([
       1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0,
     ]);
+  });
+});
+
+describe('MANN controller', () => {
+  it('lstmStep matches LSTMCell.forward', async () => {
+    mg.manualSeed(3);
+    const cell = new mg.nn.LSTMCell(5, 4);
+    const x = mg.randn([2, 5]);
+    const state: [mg.Tensor, mg.Tensor] = [mg.randn([2, 4]), mg.randn([2, 4])];
+    const [h, c] = cell.forward(x, state);
+    const inputGates = mg.add(
+      mg.matmulT(x, cell.param('weight_ih'), false, true),
+      mg.add(cell.param('bias_ih'), cell.param('bias_hh')),
+    );
+    const [h2, c2] = lstmStep(cell, inputGates, state);
+    expectClose(await h2.data(), await h.data(), { atol: 1e-6 });
+    expectClose(await c2.data(), await c.data(), { atol: 1e-6 });
   });
 });
 
