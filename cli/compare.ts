@@ -139,6 +139,7 @@ function figureSpec(values: Record<string, unknown>[], shots: number): TopLevelS
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: `Predictions on new sine waves from K = ${shots} points (band: CNP mean ± 2 std)`,
     data: { values },
+    config: { legend: { labelLimit: 400 } },
     facet: { column: { field: 'task', type: 'ordinal', title: 'test task' } },
     spec: {
       width: 260,
