@@ -29,7 +29,7 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
 }
 
 describe('metagrad train cnp', () => {
-  it('trains, evaluates and records the log-likelihood', async () => {
+  it('trains, resumes, evaluates and records the log-likelihood', async () => {
     const out = join(work, 'cnp-run');
     const trained = run([
       'train',
@@ -57,8 +57,16 @@ describe('metagrad train cnp', () => {
       '--out',
       out,
       '--no-progress',
+      '--stop-after',
+      '10',
     ]);
     expect(trained.status, trained.stderr).toBe(0);
+    expect(existsSync(join(out, 'result.json')), 'result.json before the last iteration').toBe(
+      false,
+    );
+    const resumed = run(['train', 'cnp', '--resume', out, '--no-progress']);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/Resuming .* at iteration 10 of 20/);
     for (const file of ['config.json', 'metrics.jsonl', 'model.safetensors', 'curves.svg'])
       expect(existsSync(join(out, file)), file).toBe(true);
     const result = await readJson(join(out, 'result.json'));
