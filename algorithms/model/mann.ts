@@ -11,7 +11,7 @@ import type { Tensor } from '../../engine/index';
 import { LSTMCell, Linear, Module, type LSTMState } from '../../engine/nn/index';
 import { Adam } from '../../engine/optim/index';
 import type { ParamMap, Task } from '../meta/functional';
-import type { EvalResult, MetaLearner, StepResult } from '../meta/learner';
+import { accuracyOf, type EvalResult, type MetaLearner, type StepResult } from '../meta/learner';
 import { copyStateTensors } from './state';
 
 export type MemoryKind = 'external' | 'none';
@@ -329,16 +329,9 @@ export class MannLearner implements MetaLearner {
       return { loss: value.detach(), logits: flat.detach() };
     });
     await mg.yieldEventLoop();
-    const [value, scores, truth] = await Promise.all([loss.item(), logits.data(), labels.data()]);
+    const [value, accuracy] = await Promise.all([loss.item(), accuracyOf(logits, labels)]);
     for (const t of [loss, logits, labels]) t.dispose();
-    let correct = 0;
-    for (let i = 0; i < truth.length; i++) {
-      let best = 0;
-      for (let c = 1; c < classes; c++)
-        if (scores[i * classes + c] > scores[i * classes + best]) best = c;
-      if (best === truth[i]) correct += 1;
-    }
-    return { loss: value, accuracy: correct / truth.length };
+    return { loss: value, accuracy };
   }
 
   /**
@@ -369,10 +362,7 @@ export class MannLearner implements MetaLearner {
     const byInstance = accuracyByInstance(scores as Float32Array, truth, classes);
     const metrics: Record<string, number> = {};
     byInstance.forEach((accuracy, k) => (metrics[`accuracy_instance_${k + 1}`] = accuracy));
-    const all = instanceIndices(truth);
-    const accuracy =
-      byInstance.reduce((sum, a, k) => sum + a * all.filter((i) => i === k + 1).length, 0) /
-      truth.length;
+    const accuracy = await accuracyOf(logits, task.supportY);
     const result: EvalResult = { loss: value, accuracy, metrics };
     if (keepPrediction) result.prediction = logits;
     else logits.dispose();
