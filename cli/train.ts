@@ -385,7 +385,9 @@ export async function writeResult(
     [`test_${metric}`]: test.mean,
     [`test_${metric}_ci95`]: test.ci95,
     test_episodes: test.count,
-    test_inner_steps: config.testInnerSteps,
+    // Model-based learners take no inner steps, so the setting does not apply to them.
+    test_inner_steps:
+      algorithmSpec(config.algorithm).family === 'model' ? undefined : config.testInnerSteps,
     best_iteration: best?.iteration ?? null,
     iterations: config.iterations,
     // Further test scores of the learner, e.g. the MANN's accuracy by instance index.
