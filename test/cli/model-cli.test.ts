@@ -72,6 +72,7 @@ describe('metagrad train cnp', () => {
     const result = await readJson(join(out, 'result.json'));
     expect(result.algorithm).toBe('cnp');
     expect(result.test_episodes).toBe(10);
+    expect(result.test_inner_steps, 'inner steps of a learner without any').toBeUndefined();
     const metrics = result.test_metrics as Record<string, { mean: number }>;
     expect(Number.isFinite(metrics.log_likelihood.mean)).toBe(true);
 
