@@ -27,9 +27,9 @@ export interface CnpPrediction {
   std: Tensor;
 }
 
-// The decoder's standard deviation is 0.1 + 0.9 softplus(raw), as in DeepMind's
-// reference notebook for CNPs: the floor of 0.1 keeps the likelihood from
-// rewarding a collapse onto single training points.
+// The decoder's standard deviation is 0.1 + 0.9 softplus(raw). The floor of 0.1,
+// a common minimum in CNP implementations, keeps the likelihood from rewarding a
+// collapse onto single training points.
 const STD_FLOOR = 0.1;
 
 /** softplus(x) = log(1 + e^x), written as relu(x) + log(1 + e^-|x|) so large |x| cannot overflow. */

@@ -64,8 +64,7 @@ export const modelAlgorithms: AlgorithmSpec[] = [
         default: 10,
       },
     ],
-    // Santoro et al. train on batches of 16 episodes; Adam at 1e-3 replaces
-    // their RMSProp at 1e-4 so that short runs get somewhere.
+    // Batches of 16 episodes, and Adam at 1e-3 so that short runs make progress.
     defaults: () => ({ metaBatch: 16, metaLr: 0.001, iterations: 100000, testEpisodes: 200 }),
     source: (config, onProgress) =>
       omniglotSequenceSource({
@@ -113,7 +112,7 @@ export const modelAlgorithms: AlgorithmSpec[] = [
         default: 128,
       },
     ],
-    // The widths of DeepMind's reference CNP for 1-D regression.
+    // 128-unit layers, a usual width for CNPs on 1-D regression.
     defaults: () => ({ hidden: 128 }),
     build(config) {
       return new CnpLearner({
