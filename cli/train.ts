@@ -405,7 +405,12 @@ export async function writeResult(
 
 export function formatResult(source: TaskSource, test: Summary, config: TrainConfig): string {
   if (source.kind === 'classification') {
-    return `Test accuracy over ${test.count} episodes (${config.ways}-way ${config.shots}-shot): ${(100 * test.mean).toFixed(2)} ± ${(100 * test.ci95).toFixed(2)}%`;
+    // A model-based classifier (the MANN) reads its episodes as sequences with no shots.
+    const shape =
+      algorithmSpec(config.algorithm).family === 'model'
+        ? `${config.ways}-way sequences`
+        : `${config.ways}-way ${config.shots}-shot`;
+    return `Test accuracy over ${test.count} episodes (${shape}): ${(100 * test.mean).toFixed(2)} ± ${(100 * test.ci95).toFixed(2)}%`;
   }
   return `Test query MSE over ${test.count} tasks (K = ${config.shots}): ${test.mean.toFixed(4)} ± ${test.ci95.toFixed(4)}`;
 }

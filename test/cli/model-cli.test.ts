@@ -138,6 +138,7 @@ describe('metagrad train mann', () => {
       '--no-progress',
     ]);
     expect(trained.status, trained.stderr).toBe(0);
+    expect(trained.stdout).toMatch(/Test accuracy over 3 episodes \(3-way sequences\)/);
     const result = await readJson(join(out, 'result.json'));
     expect(result.metric).toBe('accuracy');
     const metrics = result.test_metrics as Record<string, { mean: number }>;
