@@ -88,6 +88,6 @@ describe('short model-based runs', () => {
     expect(firstInstance(before)).toBeLessThan(1 / ways + 0.1);
     expect(firstInstance(after)).toBeGreaterThan(firstInstance(before) + 0.1);
     expect(after.metrics!.accuracy_instance_5.count).toBe(30);
-    // About 20 s on an idle 2-core machine, but minutes when other jobs load the CPU.
+    // It took 33 s at load average 12 on 2 cores, and over 2 minutes at load average 30.
   }, 600_000);
 });
