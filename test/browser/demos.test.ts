@@ -197,4 +197,22 @@ describe('demos', () => {
     expect(opened.consoleErrors).toEqual([]);
     await page.close();
   });
+
+  it('benchmark reports GFLOP/s', async () => {
+    const opened = await open('bench/index.html', 'test&lang=en');
+    const published = await result(opened, 'window.demoResult.results !== undefined');
+    expect(published.adapter, 'the page names the adapter').not.toBe('');
+    const results = published.results as { name: string; ms: number; gflops: number }[];
+    const names = results.map((r) => r.name);
+    expect(names).toContain('matmul 64x64x64');
+    for (const pass of ['forward', 'input gradient', 'weight gradient'])
+      expect(names).toContain(`conv2d block 1 ${pass}`);
+    expect(names.some((name) => name.startsWith('pairwise squared distances'))).toBe(true);
+    for (const { name, gflops } of results) expect(gflops, name).toBeGreaterThan(0);
+    const rows = await opened.page.$$eval('#results tr', (rows) => rows.length);
+    expect(rows).toBe(results.length + 1);
+    await screenshots(opened.page, 'bench');
+    expect(opened.consoleErrors).toEqual([]);
+    await opened.page.close();
+  });
 });
