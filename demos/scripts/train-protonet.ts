@@ -42,10 +42,10 @@ const distPath = '../../dist/index.js';
 const mg = (await import(distPath)) as typeof Metagrad;
 await mg.init();
 
-// 20-way 1-shot training episodes with 5 queries per class: more ways than the
+// 10-way 1-shot training episodes with 5 queries per class: more ways than the
 // demo's test episodes, as Snell et al. found helpful, but small enough for a
 // CPU WebGPU adapter to take a step in about a second.
-const SHAPE = { ways: 20, shots: 1, queries: 5 };
+const SHAPE = { ways: 10, shots: 1, queries: 5 };
 const EVAL_SHAPE = { ways: 5, shots: 1, queries: 5 };
 const SEED = 7;
 

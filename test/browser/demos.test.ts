@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import puppeteer, { type Browser, type ElementHandle, type Page } from 'puppeteer-core';
 import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metaGradients, setup } from '../../demos/explorer/compute';
@@ -125,6 +125,50 @@ function expectClose(actual: number, expected: number, what: string): void {
   );
 }
 
+type Stroke = [number, number][];
+
+/** Replays strokes (in the pad's 112x112 canvas pixels) on a drawing pad with the mouse. */
+async function drawStrokes(page: Page, canvas: ElementHandle, strokes: Stroke[]): Promise<void> {
+  await canvas.scrollIntoView();
+  const box = (await canvas.boundingBox())!;
+  const at = ([x, y]: [number, number]): [number, number] => [
+    box.x + (x / 112) * box.width,
+    box.y + (y / 112) * box.height,
+  ];
+  for (const stroke of strokes) {
+    await page.mouse.move(...at(stroke[0]));
+    await page.mouse.down();
+    for (const point of stroke.slice(1)) await page.mouse.move(...at(point), { steps: 8 });
+    await page.mouse.up();
+  }
+}
+
+const circle: Stroke = Array.from({ length: 25 }, (_, i) => {
+  const angle = (2 * Math.PI * i) / 24;
+  return [56 + 32 * Math.cos(angle), 56 + 32 * Math.sin(angle)];
+});
+const CHARACTERS: Stroke[][] = [
+  [circle],
+  [
+    [
+      [24, 24],
+      [88, 88],
+    ],
+    [
+      [88, 24],
+      [24, 88],
+    ],
+  ],
+  [
+    [
+      [24, 30],
+      [88, 30],
+      [24, 82],
+      [88, 82],
+    ],
+  ],
+];
+
 describe('demos', () => {
   it('index loads', async () => {
     const opened = await open('index.html', 'lang=en');
@@ -214,5 +258,33 @@ describe('demos', () => {
     await screenshots(opened.page, 'bench');
     expect(opened.consoleErrors).toEqual([]);
     await opened.page.close();
+  });
+
+  it('omniglot classifies a drawn query', async () => {
+    const opened = await open('omniglot/index.html', 'ways=3&lang=en');
+    const { page } = opened;
+    await page.waitForFunction(
+      () => window.demoStatus === 'ready' || window.demoResult?.error !== undefined,
+      { timeout: 90_000 },
+    );
+    const pads = await page.$$('#support canvas.pad');
+    expect(pads).toHaveLength(3);
+    for (const [i, strokes] of CHARACTERS.entries()) await drawStrokes(page, pads[i], strokes);
+    // The query is the second character again, moved a few pixels.
+    const shifted = CHARACTERS[1].map((stroke) =>
+      stroke.map(([x, y]) => [x + 4, y - 3] as [number, number]),
+    );
+    await drawStrokes(page, (await page.$('#query canvas.pad'))!, shifted);
+    await page.click('#classify');
+    const published = await result(opened, 'window.demoResult.predicted !== undefined');
+    expect(published.ways).toBe(3);
+    expect(published.predicted).toBe(1);
+    const probabilities = published.probabilities as number[];
+    expect(probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    const distances = published.distances as number[];
+    expect(Math.min(...distances)).toBe(distances[1]);
+    await screenshots(page, 'omniglot');
+    expect(opened.consoleErrors).toEqual([]);
+    await page.close();
   });
 });
