@@ -35,7 +35,9 @@ for (const alphabet of ALPHABETS) {
     const character = candidates[index];
     const images = rng.sample(character.imageCount, IMAGES_PER_CHARACTER).map((i) => {
       const start = (character.firstImage + i) * data.size * data.size;
-      return Buffer.from(data.pixels.subarray(start, start + data.size * data.size)).toString('base64');
+      return Buffer.from(data.pixels.subarray(start, start + data.size * data.size)).toString(
+        'base64',
+      );
     });
     characters.push({ alphabet, character: character.character, images });
   }
