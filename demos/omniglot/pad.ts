@@ -1,6 +1,6 @@
-// A drawing pad: a canvas the reader draws on with the mouse or a finger,
-// read back as a 28x28 image in the layout of the Omniglot loader (row-major,
-// ink 1.0 on background 0.0, each pixel the area average of a 4x4 block).
+// A drawing pad: a canvas the reader draws on with the mouse or a finger. It
+// is read back as a 28x28 image in the layout of the Omniglot loader: row-major,
+// ink 1.0 on background 0.0, each pixel the area average of a 4x4 block.
 
 export const SIDE = 28;
 const SCALE = 4;

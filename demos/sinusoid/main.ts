@@ -162,12 +162,14 @@ let wave: SineTask = TEST ? { amplitude: 3, phase: 1 } : sampleSineTask(rng);
 let points: [number, number][] = [];
 /** Predictions on GRID after 0..MAX_STEPS inner steps, for each model. */
 let curves: { maml: number[][]; baseline: number[][] } | null = null;
+/** Number of placed points that `curves` were adapted to. */
+let curvePoints = 0;
 
-/** Returns the predictions on GRID after each of 0..MAX_STEPS SGD steps on the placed points. */
-async function adaptedCurves(learned: Learner): Promise<number[][]> {
+/** Returns the predictions on GRID after each of 0..MAX_STEPS SGD steps on `support`. */
+async function adaptedCurves(learned: Learner, support: [number, number][]): Promise<number[][]> {
   const task = {
-    supportX: column(points.map(([x]) => x)),
-    supportY: column(points.map(([, y]) => y)),
+    supportX: column(support.map(([x]) => x)),
+    supportY: column(support.map(([, y]) => y)),
   };
   const grid = column(GRID);
   const predictions = mg.tidy(() => {
@@ -185,12 +187,23 @@ function gridMse(prediction: number[]): number {
   );
 }
 
+/** Number of the latest adapt() call: clicks can start a new one before the last has finished. */
+let generation = 0;
+
 async function adapt(): Promise<void> {
-  if (points.length === 0) {
-    curves = null;
-  } else {
-    curves = { maml: await adaptedCurves(maml), baseline: await adaptedCurves(baseline) };
-  }
+  const current = ++generation;
+  const support = [...points];
+  const computed =
+    support.length === 0
+      ? null
+      : {
+          maml: await adaptedCurves(maml, support),
+          baseline: await adaptedCurves(baseline, support),
+        };
+  // A later call has newer points; its curves replace these.
+  if (current !== generation) return;
+  curves = computed;
+  curvePoints = support.length;
   render();
 }
 
@@ -238,7 +251,7 @@ function render(): void {
     row.insertCell().textContent = pre.toFixed(3);
     row.insertCell().textContent = post.toFixed(3);
   }
-  publish({ ...result, steps, points: points.length, iterations: iteration, losses: maml.losses });
+  publish({ ...result, steps, points: curvePoints, iterations: iteration, losses: maml.losses });
 }
 
 curvesCanvas.addEventListener('click', (event) => {

@@ -119,8 +119,8 @@ async function clickCanvas(page: Page, selector: string, x: number, y: number): 
 }
 
 /** f32 agreement between two adapters: the summation order of their kernels may differ. */
-function expectClose(actual: number, expected: number, what: string): void {
-  expect(Math.abs(actual - expected), `${what}: ${actual} vs ${expected}`).toBeLessThanOrEqual(
+function expectClose(actual: number, expected: number, label: string): void {
+  expect(Math.abs(actual - expected), `${label}: ${actual} vs ${expected}`).toBeLessThanOrEqual(
     1e-4 * (1 + Math.abs(expected)),
   );
 }
@@ -184,9 +184,10 @@ describe('demos', () => {
     const opened = await open('sinusoid/index.html', 'test&lang=en');
     const { page } = opened;
     await page.waitForFunction(() => window.demoStatus === 'ready', { timeout: 90_000 });
-    // Five clicks spread over x in [-5, 5]; the page puts each on the true wave.
-    for (const x of [120, 220, 330, 440, 540]) await clickCanvas(page, '#curves', x, 180);
-    const published = await result(opened, 'window.demoResult.points === 5');
+    // Eight clicks spread over x in [-5, 5]; the page puts each on the true wave.
+    for (const x of [80, 150, 220, 290, 360, 430, 500, 570])
+      await clickCanvas(page, '#curves', x, 180);
+    const published = await result(opened, 'window.demoResult.points === 8');
     expect(published.iterations).toBe(30);
     expect(published.steps).toBe(10);
     expect(published.mamlPost as number).toBeLessThan(published.mamlPre as number);

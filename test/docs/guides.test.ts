@@ -30,7 +30,7 @@ const blocksOf = new Map(
   guides.map((name) => [name, testBlocks(readFileSync(join(docs, name), 'utf8'))]),
 );
 
-/** The blocks to run per guide: a Japanese guide's blocks that its English twin lacks. */
+/** Blocks to run per guide; of a Japanese guide, only those that its English twin lacks. */
 const toRun = guides.map((name) => {
   const twin = name.endsWith('.ja.md') ? blocksOf.get(name.replace(/\.ja\.md$/, '.md')) : undefined;
   return { name, blocks: blocksOf.get(name)!.filter((block) => !twin?.includes(block)) };
