@@ -11,26 +11,11 @@ import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metaGradients, setup } from '../../demos/explorer/compute';
 import type { DemoResult } from '../../demos/shared/page';
+import { CHROMIUM, CHROMIUM_FLAGS } from './chromium';
 
 const root = resolve(import.meta.dirname, '../..');
-const CHROMIUM = '/usr/bin/chromium';
-/** Where the screenshots go; CI keeps this folder as an artifact. */
-export const SCREENSHOT_DIR = join(root, 'test-artifacts', 'screenshots');
-
-// The flags of second-derivative.test.ts: WebGPU on SwiftShader, a CPU adapter.
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-angle=swiftshader',
-  '--use-webgpu-adapter=swiftshader',
-  '--enable-unsafe-swiftshader',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-dev-shm-usage',
-];
+/** Where the screenshots go; .ci/run prints this folder at the end, for CI to keep as an artifact. */
+const SCREENSHOT_DIR = join(root, 'test-artifacts', 'screenshots');
 
 let server: ViteDevServer | null = null;
 let browser: Browser | null = null;
