@@ -6,6 +6,10 @@
 // loss is their cross-entropy. Writes the module's state dict (its own dotted
 // names, features.0.weight ...) as safetensors.
 //
+// NOTE: the committed checkpoint is short-trained: 43 steps in 20 minutes on a
+// heavily loaded CPU adapter, 71.4% on 5-way 1-shot evaluation episodes. A
+// longer run on a GPU gives a much stronger embedding.
+//
 // Usage (tsx cannot load the sources' `?raw` WGSL imports, so the engine comes
 // from the built dist/):
 //   npx vite build --logLevel warn
