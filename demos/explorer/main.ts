@@ -185,7 +185,6 @@ function renderStep(): void {
         op: node.op,
         shape: formatShape(node.outputShape),
         norm: node.gradNorm!.toPrecision(4),
-        count: node.inputs.length,
         inputs: inputs.join(', '),
       }),
     );
@@ -196,6 +195,8 @@ function renderStep(): void {
   element<HTMLButtonElement>('all').disabled = visited >= backwardOrder.length;
   element<HTMLButtonElement>('reset').disabled = false;
   drawGraph();
+  // Keep the current node in view inside the horizontally scrolling graph.
+  svg.querySelector('.current')?.scrollIntoView({ block: 'nearest', inline: 'center' });
 }
 
 function renderGradients(): void {

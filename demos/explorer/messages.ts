@@ -27,8 +27,8 @@ export const messages: Messages = {
     ja: '外側の損失の逆伝播は、最後のノードから勾配 1 で始まり、テープの逆順にノードをたどります。「1 ノード逆伝播」を押してください。',
   },
   'step.node': {
-    en: 'Node #{id}: {op}, output {shape}. It receives the gradient of the outer loss with respect to its output (norm {norm}) and its backward rule turns it into gradients for its {count} inputs ({inputs}).',
-    ja: 'ノード #{id}: {op}、出力 {shape}。出力に関する外側の損失の勾配 (ノルム {norm}) を受け取り、逆伝播の規則でそれを {count} 個の入力 ({inputs}) の勾配に変えます。',
+    en: 'Node #{id}: {op}, output {shape}. It receives the gradient of the outer loss with respect to its output (norm {norm}) and its backward rule turns it into a gradient for each input that needs one. Inputs: {inputs}.',
+    ja: 'ノード #{id}: {op}、出力 {shape}。出力に関する外側の損失の勾配 (ノルム {norm}) を受け取り、逆伝播の規則でそれを、勾配が必要な各入力の勾配に変えます。入力: {inputs}。',
   },
   'explain.outerForward': {
     en: "This op computed the query loss from the adapted parameters θ'. Its backward is ordinary backpropagation, ending at θ'.",
