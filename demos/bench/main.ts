@@ -3,7 +3,7 @@
 
 import * as mg from '../../index';
 import { gflops, kernelCases, timeMs, type KernelSizes } from '../../bench/measure';
-import { addMessages, onLanguageChange, t } from '../shared/i18n';
+import { addMessages, language, onLanguageChange, t } from '../shared/i18n';
 import { breathe, publish, setupPage, showError, startGpu, testMode } from '../shared/page';
 
 addMessages({
@@ -56,6 +56,23 @@ const table = document.getElementById('results') as HTMLTableElement;
 let results: { name: string; ms: number; gflops: number }[] = [];
 let status: { key: string; values: Record<string, string | number> } | null = null;
 
+// Words of the benchmark's kernel names (bench/measure.ts), shown in Japanese on a Japanese page.
+const JAPANESE_WORDS: [string, string][] = [
+  ['pairwise squared distances', 'ペアごとの二乗距離'],
+  ['input gradient', '入力の勾配'],
+  ['weight gradient', '重みの勾配'],
+  ['forward', '順伝播'],
+  ['block', 'ブロック'],
+];
+
+function displayName(name: string): string {
+  if (language() !== 'ja') return name;
+  return JAPANESE_WORDS.reduce(
+    (text, [english, japanese]) => text.replace(english, japanese),
+    name,
+  );
+}
+
 function render(): void {
   progress.textContent = status ? t(status.key, status.values) : '';
   table.replaceChildren();
@@ -68,7 +85,7 @@ function render(): void {
   }
   for (const result of results) {
     const row = table.insertRow();
-    row.insertCell().textContent = result.name;
+    row.insertCell().textContent = displayName(result.name);
     row.insertCell().textContent = result.ms.toFixed(2);
     row.insertCell().textContent = result.gflops.toFixed(2);
   }
@@ -79,7 +96,7 @@ async function run(): Promise<void> {
   results = [];
   const cases = kernelCases(mg, SIZES);
   for (const kernel of cases) {
-    status = { key: 'running', values: { name: kernel.name } };
+    status = { key: 'running', values: { name: displayName(kernel.name) } };
     render();
     await breathe();
     const { run, dispose } = kernel.prepare();
