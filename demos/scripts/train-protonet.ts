@@ -47,8 +47,8 @@ const mg = (await import(distPath)) as typeof Metagrad;
 await mg.init();
 
 // 10-way 1-shot training episodes with 5 queries per class: more ways than the
-// demo's test episodes, as Snell et al. found helpful, but small enough for a
-// CPU WebGPU adapter to take a step in about a second.
+// 5-way evaluation episodes, which makes each step's task harder, yet few
+// enough images (60) for a CPU WebGPU adapter.
 const SHAPE = { ways: 10, shots: 1, queries: 5 };
 const EVAL_SHAPE = { ways: 5, shots: 1, queries: 5 };
 const SEED = 7;

@@ -65,7 +65,7 @@ function learner(): Learner {
   };
 }
 
-/** A [n, 1] tensor from a flat array. */
+/** Returns a [n, 1] tensor of `values`. */
 function column(values: Float32Array | number[]): Tensor {
   return mg.tensor(Float32Array.from(values), { shape: [values.length, 1] });
 }
@@ -75,7 +75,7 @@ let baseline: Learner;
 let iteration = 0;
 let running = false;
 
-/** One meta-update of MAML and one ordinary step of the baseline on the same batch of waves. */
+/** Runs one meta-update of MAML and one ordinary step of the baseline on the same batch of waves. */
 async function trainStep(): Promise<void> {
   const batch = sampleSineBatch(rng, META_BATCH, SHOTS, QUERIES);
   const tasks = batch.tasks.map((_, i) => ({
@@ -133,9 +133,10 @@ function renderProgress(): void {
           maml: last(maml.losses),
           baseline: last(baseline.losses),
         });
-  trainButton.textContent = t(
-    running ? 'train.pause' : iteration > 0 ? 'train.resume' : 'train.start',
-  );
+  let label = 'train.start';
+  if (running) label = 'train.pause';
+  else if (iteration > 0) label = 'train.resume';
+  trainButton.textContent = t(label);
   trainButton.disabled = iteration >= ITERATIONS;
 }
 
