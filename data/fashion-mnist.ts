@@ -168,6 +168,7 @@ export interface DomainOptions {
 
 const TEXTURE_SIZE = 96;
 const TEXTURE_COUNT = 16;
+const TEXTURE_MAX = 140;
 
 /**
  * Generates colour textures, each a sum of a few random oriented sinusoids per
@@ -185,8 +186,10 @@ export function makeTextures(seed: number, count = TEXTURE_COUNT, size = TEXTURE
       phase: rng.uniform(0, 2 * Math.PI),
     }));
     for (let c = 0; c < 3; c++) {
-      const base = rng.uniform(0, 255);
-      const amplitude = rng.uniform(20, 110);
+      // Textures stay in the darker half of the range, so |patch - image| keeps
+      // the garment brighter than its background, as in the source domain.
+      const base = rng.uniform(10, 100);
+      const amplitude = rng.uniform(20, 70);
       const weights = waves.map(() => rng.uniform(-1, 1));
       // Noise smoothed by a running average along rows gives a grain that differs per channel.
       let grain = 0;
@@ -196,9 +199,9 @@ export function makeTextures(seed: number, count = TEXTURE_COUNT, size = TEXTURE
           waves.forEach((w, k) => {
             wave += weights[k] * Math.sin(w.fx * x + w.fy * y + w.phase);
           });
-          grain = 0.7 * grain + 0.3 * rng.uniform(-40, 40);
+          grain = 0.7 * grain + 0.3 * rng.uniform(-30, 30);
           const value = base + (amplitude * wave) / 2 + grain;
-          out[(t * 3 + c) * plane + y * size + x] = Math.max(0, Math.min(255, Math.round(value)));
+          out[(t * 3 + c) * plane + y * size + x] = Math.max(0, Math.min(TEXTURE_MAX, Math.round(value)));
         }
       }
     }

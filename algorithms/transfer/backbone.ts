@@ -110,14 +110,19 @@ export class BlockNet extends Module {
 
 /**
  * Copies every tensor of `from` whose name and shape `to` shares, so a target
- * model starts from a pretrained backbone while keeping its own fresh head.
- * Returns the names copied.
+ * model starts from a pretrained backbone; names for which `skip` returns true
+ * (a new head, say) keep their fresh values. Returns the names copied.
  */
-export function copyMatchingState(from: Module, to: Module): string[] {
+export function copyMatchingState(
+  from: Module,
+  to: Module,
+  skip: (name: string) => boolean = () => false,
+): string[] {
   const target = to.stateDict();
   const copied = new Map<string, Tensor>();
   for (const [name, value] of from.stateDict()) {
     const own = target.get(name);
+    if (skip(name)) continue;
     if (
       own &&
       own.shape.length === value.shape.length &&

@@ -162,7 +162,9 @@ export async function inferenceSeconds(
 ): Promise<number> {
   const indices = Array.from({ length: Math.min(batch, images.labels.length) }, (_, i) => i);
   model.eval();
-  const x = mg.keep(toBatch(images, indices).x);
+  const sample = toBatch(images, indices);
+  sample.y.dispose();
+  const x = mg.keep(sample.x);
   const run = async () => {
     const out = mg.noGrad(() => model.forward(x));
     await out.data();
