@@ -134,6 +134,7 @@ export async function runDann(
     });
     const startStep = await run.restore(stage, { model }, optimizer);
     let window = 0;
+    let windowSteps = 0;
     const logInterval = config.logInterval as number;
     await trainDann(model, labelled, target, {
       mode,
@@ -145,11 +146,13 @@ export async function runDann(
       startStep,
       optimizer,
       onStep: async (iteration, metrics) => {
+        windowSteps += 1;
         window += metrics.loss;
         const done = iteration + 1;
         if (done % logInterval === 0 || done === config.steps || run.interrupted) {
-          const loss = window / (done % logInterval || logInterval);
+          const loss = window / Math.max(1, windowSteps);
           window = 0;
+          windowSteps = 0;
           await run.metrics({
             stage,
             step: done,

@@ -113,6 +113,7 @@ export async function supervisedStage(
   const batchSize = config.batchSize as number;
   const perEpoch = Math.max(1, Math.floor(images.labels.length / batchSize));
   let window = 0;
+  let windowSteps = 0;
   while (done < steps) {
     const epoch = Math.floor(done / perEpoch);
     // Each epoch's order comes from its own seed, so a resumed run draws the same batches.
@@ -122,6 +123,7 @@ export async function supervisedStage(
       new Rng((config.seed as number) * 7919 + epoch),
     );
     const indices = batches[done % perEpoch] ?? batches[0];
+    windowSteps += 1;
     window += await step(optimizer, () => {
       const { x, y } = toBatch(images, indices);
       return mg.crossEntropy(model.forward(x), y);
@@ -129,8 +131,9 @@ export async function supervisedStage(
     done += 1;
     const logInterval = config.logInterval as number;
     if (done % logInterval === 0 || done === steps || run.interrupted) {
-      const loss = window / (done % logInterval || logInterval);
+      const loss = window / Math.max(1, windowSteps);
       window = 0;
+      windowSteps = 0;
       await run.metrics({ stage, step: done, train_loss: loss });
       log(`${stage} step ${done}/${steps}: train loss ${loss.toFixed(4)}`);
       await run.checkpoint(stage, done, { model }, optimizer);

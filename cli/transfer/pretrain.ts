@@ -137,6 +137,7 @@ async function pretrainStage(
     keys.queue = mg.keep(mg.tensor(values, { shape: stored.shape }));
   }
   let window = 0;
+  let windowSteps = 0;
   const logInterval = config.logInterval as number;
   await pretrain(
     model,
@@ -153,11 +154,13 @@ async function pretrainStage(
       startStep,
       optimizer,
       onStep: async (iteration, loss) => {
+        windowSteps += 1;
         window += loss;
         const done = iteration + 1;
         if (done % logInterval === 0 || done === config.steps || run.interrupted) {
-          const mean = window / (done % logInterval || logInterval);
+          const mean = window / Math.max(1, windowSteps);
           window = 0;
+          windowSteps = 0;
           await run.metrics({ stage, step: done, train_loss: mean });
           log(`${stage} step ${done}/${config.steps}: loss ${mean.toFixed(4)}`);
           await run.checkpoint(stage, done, modules, optimizer);
