@@ -1,7 +1,8 @@
 // `metagrad transfer`: fine-tuning strategies, DANN, distillation and
 // contrastive pretraining on Fashion-MNIST, each writing a run folder.
 
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import * as mg from '../../engine/index';
 import { IdxFormatError } from '../../data/idx';
@@ -68,6 +69,12 @@ async function execute(
   resume: boolean,
 ): Promise<TransferOutcome> {
   const log = (line: string) => console.log(line);
+  // Checked before the run folder is made, so a wrong --data-dir leaves nothing behind.
+  const images = join(config.dataDir as string, 'train-images-idx3-ubyte.gz');
+  if (!existsSync(images))
+    throw new UsageError(
+      `${images}: file not found; pass --data-dir with the folder that holds the Fashion-MNIST IDX files.`,
+    );
   await mg.init();
   const run = await RunFolder.open(config.out as string, config, resume, sub.name);
   try {
