@@ -99,10 +99,10 @@ export interface TransferSplit {
 }
 
 function indicesOf(images: LabelledImages, classes: readonly number[]): number[] {
-  const wanted = new Set(classes);
+  const selected = new Set(classes);
   const out: number[] = [];
   images.labels.forEach((label, i) => {
-    if (wanted.has(label)) out.push(i);
+    if (selected.has(label)) out.push(i);
   });
   return out;
 }
@@ -284,12 +284,12 @@ export function shiftDomain(
       }
       continue;
     }
-    let plane0: Uint8Array;
-    if (shift === 'inverted') plane0 = source.map((v) => 255 - v);
-    else if (shift === 'rotated') plane0 = rotateImage(source, width, options.angle ?? 30, 0);
-    else if (shift === 'none') plane0 = source;
+    let shifted: Uint8Array;
+    if (shift === 'inverted') shifted = source.map((v) => 255 - v);
+    else if (shift === 'rotated') shifted = rotateImage(source, width, options.angle ?? 30, 0);
+    else if (shift === 'none') shifted = source;
     else throw new Error(`Unknown domain '${String(shift)}'; use ${DOMAIN_SHIFTS.join(', ')}.`);
-    for (let c = 0; c < channels; c++) pixels.set(plane0, (i * channels + c) * plane);
+    for (let c = 0; c < channels; c++) pixels.set(shifted, (i * channels + c) * plane);
   }
   return { store: { channels, height, width, pixels }, labels: images.labels };
 }

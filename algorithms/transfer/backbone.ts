@@ -89,7 +89,7 @@ export class BlockNet extends Module {
   }
 
   /**
-   * The trainable units from the input upwards: each block, then the head.
+   * Returns the trainable units from the input upwards: each block, then the head.
    * Names are the model's dotted parameter names.
    */
   parameterBlocks(): { name: string; params: [string, Tensor][] }[] {

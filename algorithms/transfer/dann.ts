@@ -13,12 +13,12 @@ import { Rng } from '../../data/rng';
 import { BlockNet, type BackboneOptions } from './backbone';
 import { sampleBatch, step, toBatch } from './training';
 
-/** The paper's adaptation factor: lambda_p = 2 / (1 + exp(-gamma p)) - 1 with gamma = 10, for progress p in [0, 1]. */
+/** Returns the adaptation factor of Ganin et al. (2016): lambda_p = 2 / (1 + exp(-gamma p)) - 1 with gamma = 10, for progress p in [0, 1]. */
 export function dannLambda(progress: number, gamma = 10): number {
   return 2 / (1 + Math.exp(-gamma * progress)) - 1;
 }
 
-/** The paper's learning-rate annealing: mu_p = mu0 / (1 + alpha p)^beta with alpha = 10, beta = 0.75. */
+/** Returns the annealed learning rate of Ganin et al. (2016): mu_p = mu0 / (1 + alpha p)^beta with alpha = 10, beta = 0.75. */
 export function dannLearningRate(mu0: number, progress: number, alpha = 10, beta = 0.75): number {
   return mu0 / (1 + alpha * progress) ** beta;
 }

@@ -94,7 +94,7 @@ export function applyPlan(model: BlockNet, plan: readonly UnitPlan[]): void {
   });
 }
 
-/** An Adam optimizer with one parameter group per unit, so a plan can scale each unit's rate. */
+/** Creates an Adam optimizer with one parameter group per unit, so a plan can scale each unit's rate. */
 export function unitOptimizer(model: BlockNet, lr: number, weightDecay = 0): mg.optim.Adam {
   return new mg.optim.Adam(
     model.parameterBlocks().map((unit) => ({ params: unit.params.map(([, p]) => p) })),

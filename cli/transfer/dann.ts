@@ -153,15 +153,18 @@ export async function runDann(
           const loss = window / Math.max(1, windowSteps);
           window = 0;
           windowSteps = 0;
-          await run.metrics({
+          // Only the DANN stage uses the reversal factor; the others log the learning rate alone.
+          const row: Record<string, number | string> = {
             stage,
             step: done,
             train_loss: loss,
-            lambda: metrics.lambda,
             lr: metrics.lr,
-          });
+          };
+          if (mode === 'dann') row.lambda = metrics.lambda;
+          await run.metrics(row);
           log(
-            `${stage} step ${done}/${config.steps}: loss ${loss.toFixed(4)}, lambda ${metrics.lambda.toFixed(3)}`,
+            `${stage} step ${done}/${config.steps}: loss ${loss.toFixed(4)}` +
+              (mode === 'dann' ? `, lambda ${metrics.lambda.toFixed(3)}` : ''),
           );
           await run.checkpoint(stage, done, { model }, optimizer);
           if (run.interrupted) throw new Interrupted(stage);

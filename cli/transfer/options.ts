@@ -76,8 +76,8 @@ export const COMMON_OPTIONS: OptionSpec[] = [
 /** Registers `specs` on a commander command. */
 export function declare(command: Command, specs: readonly OptionSpec[]): Command {
   for (const spec of specs) {
-    const shown = Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default);
-    command.option(spec.flag, `${spec.description} (default ${shown})`);
+    const defaultText = Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default);
+    command.option(spec.flag, `${spec.description} (default ${defaultText})`);
   }
   return command;
 }

@@ -261,7 +261,7 @@ export async function runPretrain(
       mg.manualSeed(config.seed as number);
       net = new BlockNet({ ...backbone, outFeatures: name === 'supervised' ? 10 : 0 });
       if (name === 'supervised') {
-        // The supervised reference sees the same images with their labels, for the same number of steps.
+        // The supervised reference trains on the same images with their labels, for the same number of steps.
         if (!run.done('supervised')) {
           await supervisedStage(
             run,
