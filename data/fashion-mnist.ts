@@ -201,7 +201,10 @@ export function makeTextures(seed: number, count = TEXTURE_COUNT, size = TEXTURE
           });
           grain = 0.7 * grain + 0.3 * rng.uniform(-30, 30);
           const value = base + (amplitude * wave) / 2 + grain;
-          out[(t * 3 + c) * plane + y * size + x] = Math.max(0, Math.min(TEXTURE_MAX, Math.round(value)));
+          out[(t * 3 + c) * plane + y * size + x] = Math.max(
+            0,
+            Math.min(TEXTURE_MAX, Math.round(value)),
+          );
         }
       }
     }
