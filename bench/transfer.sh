@@ -6,7 +6,7 @@
 set -e
 out=runs/bench-transfer
 node dist/cli.js transfer finetune --strategy all --shots 1,5,10,50 --widths 128,64,32 \
-  --pretrain-steps 300 --epochs 4 --steps-per-epoch 10 --log-interval 100 --out $out/finetune
+  --pretrain-steps 300 --epochs 4 --steps-per-epoch 10 --lr 0.01 --log-interval 100 --out $out/finetune
 node dist/cli.js transfer dann --domain blended --widths 128,64 --steps 400 --train-images 10000 \
   --test-images 2000 --log-interval 100 --out $out/dann
 node dist/cli.js transfer distill --kind response --widths 128,64 --student-widths 16 \

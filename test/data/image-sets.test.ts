@@ -2,10 +2,13 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
+import * as mg from '../../index';
 import { describe, expect, it } from 'vitest';
 import { loadCifar100, loadCub200, loadMiniImagenet, parseCifar100 } from '../../data/image-sets';
 import { materialize, sampleEpisode } from '../../data/episodes';
 import { Rng } from '../../data/rng';
+import { classSplitSource, disposeTask } from '../../cli/tasks';
+import { learnerFor, type TrainConfig } from '../../cli/train';
 
 // The CIFAR-100, CUB-200-2011 and mini-ImageNet loaders on small files that
 // this test writes in each release's layout, and episodes sampled from them.
@@ -69,6 +72,36 @@ describe('CIFAR-100 binary', () => {
     expect(episode.supportX[0]).toBeCloseTo(fine / 255, 6);
     expect(episode.supportX[1024]).toBeCloseTo((fine + 1) / 255, 6);
     expect(episode.supportX[2048]).toBeCloseTo((fine + 2) / 255, 6);
+  });
+
+  it('feeds MAML through the episode sampler', async () => {
+    await mg.init();
+    const splits = await loadCifar100(dir, 3);
+    const shape = { ways: 5, shots: 1, queries: 2 };
+    const source = classSplitSource(splits, shape);
+    expect(source.inputShape).toEqual([3, 32, 32]);
+    const config = {
+      algorithm: 'maml',
+      dataset: 'omniglot',
+      ...shape,
+      innerSteps: 1,
+      testInnerSteps: 1,
+      innerLr: 0.4,
+      metaLr: 0.001,
+      metaBatch: 2,
+      hidden: 4,
+      seed: 0,
+      options: {},
+    } as unknown as TrainConfig;
+    const { learner } = learnerFor(config, source);
+    const tasks = source.sampleTrain(new Rng(4), 2);
+    const step = await learner.trainStep(tasks, 0);
+    for (const task of tasks) disposeTask(task);
+    expect(Number.isFinite(step.loss)).toBe(true);
+    const task = source.fixed('test', 1, 0).task(0);
+    const result = await learner.evaluate(task);
+    disposeTask(task);
+    expect(result.accuracy).toBeGreaterThanOrEqual(0);
   });
 
   it('rejects a truncated file naming it', async () => {
