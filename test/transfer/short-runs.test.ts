@@ -38,8 +38,7 @@ describe('transfer short runs', async () => {
       });
       scores[mode] = await accuracy(model, targetTest);
     }
-    console.log('DANN target accuracy', scores);
-    expect(scores.dann).toBeGreaterThan(scores['source-only'] + 0.01);
+    expect(scores.dann, JSON.stringify(scores)).toBeGreaterThan(scores['source-only'] + 0.01);
   });
 
   it('distilled student beats the student alone', async () => {
@@ -83,7 +82,6 @@ describe('transfer short runs', async () => {
       await distill(student, teacher, small, { ...budget, kind, epochs: 15 });
       scores[kind] = await accuracy(student, test);
     }
-    console.log('distillation accuracy', scores);
-    expect(scores.response).toBeGreaterThan(scores.none + 0.01);
+    expect(scores.response, JSON.stringify(scores)).toBeGreaterThan(scores.none + 0.01);
   });
 });
