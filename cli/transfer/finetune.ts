@@ -174,6 +174,8 @@ export async function runFinetune(
   }
 
   // Stage 2: each strategy at each number of shots, from the same pretrained weights.
+  // NOTE: these stages are short and keep no checkpoint of their own: Ctrl-C lets the
+  // stage in progress finish, and --resume starts from the next one.
   let best = -1;
   for (const strategy of strategies) {
     for (const shots of shotsList) {
