@@ -24,6 +24,7 @@ import {
   type TrainConfig,
 } from './train';
 import { runStart } from './start';
+import { registerTransfer } from './transfer/index';
 import type { SharedDefaults } from './algorithms/index';
 
 const DATASETS: readonly DatasetName[] = ['sine', 'omniglot'];
@@ -391,6 +392,10 @@ export function program(): Command {
         iterations: parseNumber('--iterations', flags.iterations, 'integer', 1),
       });
     });
+
+  registerTransfer(cli, (result) => {
+    outcome = result;
+  });
 
   return cli;
 }
