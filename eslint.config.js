@@ -2,7 +2,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.worktrees/', 'demos/dist/', 'scratch/'] },
+  {
+    ignores: [
+      'dist/',
+      'dist-demos/',
+      'test-artifacts/',
+      'node_modules/',
+      '.worktrees/',
+      'demos/dist/',
+      'scratch/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

@@ -14,6 +14,13 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { create, globals } from 'webgpu';
 import type * as Metagrad from '../index';
+import {
+  convFlops as convFlopsPadded,
+  gflops,
+  median,
+  metagradRun as runOn,
+  timeMs as timeWith,
+} from './measure';
 
 const REPETITIONS = 7;
 // Fewer repetitions for conv2d, whose slowest tfjs pass takes seconds per run on lavapipe.
@@ -63,41 +70,18 @@ interface LaterOps {
 }
 const laterOps = mg as unknown as LaterOps;
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-/**
- * Median milliseconds of `run` after warm-up; `run` resolves when the GPU is
- * done. Logs the figure to stderr under `label`, so a long run shows progress.
- */
-async function timeMs(
+/** Median milliseconds of `run` after warm-up, logged to stderr under `label`. */
+function timeMs(
   label: string,
   run: () => Promise<void>,
   repetitions = REPETITIONS,
 ): Promise<number> {
-  for (let i = 0; i < WARMUP; i++) await run();
-  const times: number[] = [];
-  for (let i = 0; i < repetitions; i++) {
-    const start = performance.now();
-    await run();
-    times.push(performance.now() - start);
-  }
-  const result = median(times);
-  console.error(`${label}: ${result.toFixed(2)} ms`);
-  return result;
+  return timeWith(label, run, repetitions, WARMUP);
 }
 
 /** Times one metagrad computation, from a synced GPU to a synced GPU, disposing its outputs. */
 function metagradRun(compute: () => Metagrad.Tensor | (Metagrad.Tensor | null)[]) {
-  return async () => {
-    await mg.sync();
-    const out = compute();
-    await mg.sync();
-    for (const t of Array.isArray(out) ? out : [out]) t?.dispose();
-  };
+  return runOn(mg, compute);
 }
 
 /** Times one tfjs computation. Reading the output back waits for the GPU, so the copy is in the time. */
@@ -109,16 +93,8 @@ function tfjsRun(compute: () => import('@tensorflow/tfjs-core').Tensor) {
   };
 }
 
-const gflops = (flops: number, ms: number) => flops / ms / 1e6;
 const round = (value: number, digits = 2) => Number(value.toFixed(digits));
-
-function convFlops(x: number[], w: number[]): number {
-  const [n, cin, h, width] = x;
-  const [cout, , kh, kw] = w;
-  const hOut = h + 2 * PADDING - kh + 1;
-  const wOut = width + 2 * PADDING - kw + 1;
-  return 2 * n * cout * hOut * wOut * cin * kh * kw;
-}
+const convFlops = (x: number[], w: number[]) => convFlopsPadded(x, w, PADDING);
 
 // ---- metagrad ----
 

@@ -25,6 +25,7 @@ import {
 } from './train';
 import { runStart } from './start';
 import { runCompare } from './compare';
+import { registerTransfer } from './transfer/index';
 import type { SharedDefaults } from './algorithms/index';
 
 const DATASETS: readonly DatasetName[] = ['sine', 'omniglot'];
@@ -419,6 +420,10 @@ export function program(): Command {
         iterations: parseNumber('--iterations', flags.iterations, 'integer', 1),
       });
     });
+
+  registerTransfer(cli, (result) => {
+    outcome = result;
+  });
 
   return cli;
 }

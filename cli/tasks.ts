@@ -126,3 +126,29 @@ export async function omniglotSource(options: OmniglotSourceOptions): Promise<Ta
     },
   };
 }
+
+/**
+ * Builds a task source over ready-made class splits (CIFAR-100, CUB-200-2011,
+ * mini-ImageNet from data/image-sets.ts), so meta-learners train on them as on Omniglot.
+ */
+export function classSplitSource(
+  splits: { train: ClassSplit; val: ClassSplit; test: ClassSplit },
+  shape: EpisodeShape,
+): TaskSource {
+  for (const split of [splits.train, splits.val, splits.test]) checkEpisodeShape(split, shape);
+  const { channels, height, width } = splits.train.store;
+  return {
+    kind: 'classification',
+    inputShape: [channels, height, width],
+    outputs: shape.ways,
+    sampleTrain: (rng, count) =>
+      Array.from({ length: count }, () =>
+        episodeTask(splits.train, sampleEpisode(splits.train, shape, rng), shape),
+      ),
+    fixed(which, count, seed) {
+      const split = which === 'val' ? splits.val : splits.test;
+      const specs = fixedEpisodes(split, shape, count, seed + (which === 'val' ? 1 : 2));
+      return { count, task: (index) => episodeTask(split, specs[index], shape) };
+    },
+  };
+}

@@ -14,3 +14,5 @@ export * from './distance';
 // conv-pool family
 export * from './conv';
 export * from './pool';
+// gradient reversal
+export * from './reversal';

@@ -131,4 +131,9 @@ export interface Primitives {
 }
 // end conv-pool family
 
+// Gradient reversal (reversal.ts): identity forward, gradient times -lambda backward.
+export interface Primitives {
+  grad_reverse: { lambda: number };
+}
+
 export type Primitive = keyof Primitives;

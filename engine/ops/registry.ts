@@ -13,6 +13,7 @@ import { softmaxRules } from './softmax';
 import { distanceRules } from './distance';
 import { convRules } from './conv';
 import { poolRules } from './pool';
+import { reversalRules } from './reversal';
 
 const families = {
   elementwiseRules,
@@ -24,6 +25,7 @@ const families = {
   distanceRules,
   convRules,
   poolRules,
+  reversalRules,
 };
 
 let table: RuleTable<Primitive> | null = null;
@@ -54,6 +56,7 @@ export function ruleTable(): RuleTable<Primitive> {
     ...distanceRules,
     ...convRules,
     ...poolRules,
+    ...reversalRules,
   };
   return table;
 }

@@ -9,28 +9,10 @@ import { join, resolve } from 'node:path';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_FLAGS } from './chromium';
 import type { BrowserResult } from './page/main';
 
 const root = resolve(import.meta.dirname, '../..');
-const CHROMIUM = '/usr/bin/chromium';
-
-// Chromium 156 exposes navigator.gpu only in a secure context, so the page is
-// served from 127.0.0.1. On Linux it returns no adapter without
-// --enable-unsafe-webgpu. SwiftShader is a CPU adapter, so no GPU is required.
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-angle=swiftshader',
-  '--use-webgpu-adapter=swiftshader',
-  '--enable-unsafe-swiftshader',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  // Docker gives containers a 64 MB /dev/shm by default, too small for Chromium.
-  '--disable-dev-shm-usage',
-];
 
 let server: ViteDevServer | null = null;
 let browser: Browser | null = null;

@@ -1,0 +1,314 @@
+// Loaders of standard few-shot image sets from their official release layouts,
+// each returning ClassSplits for the episode sampler (data/episodes.ts), so
+// MAML and the metric-based methods can run on them:
+//  - CIFAR-100, binary version: train.bin and test.bin, records of one coarse
+//    label byte, one fine label byte and 3,072 pixel bytes (1,024 each of R, G, B).
+//  - CUB-200-2011: images.txt ("<id> <path>"), image_class_labels.txt
+//    ("<id> <class 1-200>"), train_test_split.txt ("<id> <1 train | 0 test>") and images/.
+//  - mini-ImageNet as Ravi and Larochelle (2017) split it: train.csv, val.csv and
+//    test.csv ("filename,label" with a header line) and an images/ folder.
+// Images are decoded, converted to RGB and resized (bilinear) to a square size.
+// NOTE: only PNG images are decoded. The CUB and mini-ImageNet releases ship
+// JPEG files, which are rejected with a message naming the file; convert them
+// to PNG first (for example `mogrify -format png *.jpg`, then point the lists
+// at the .png names or keep the names and convert in place).
+
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import type { ClassSplit, ImageClass, ImageStore } from './episodes';
+import { Rng } from './rng';
+
+/** A malformed file of an image set; the message names the file. */
+export class ImageSetError extends Error {
+  override name = 'ImageSetError';
+}
+
+async function readText(file: string): Promise<string> {
+  if (!existsSync(file))
+    throw new ImageSetError(`${file}: file not found; check --data-dir and the release layout.`);
+  return readFile(file, 'utf8');
+}
+
+// ---------------------------------------------------------------- CIFAR-100
+
+const CIFAR_RECORD = 2 + 3 * 32 * 32;
+
+export interface Cifar100Part {
+  store: ImageStore;
+  fine: Int32Array;
+  coarse: Int32Array;
+}
+
+/** Parses one CIFAR-100 binary file (train.bin or test.bin). */
+export function parseCifar100(bytes: Uint8Array, file: string): Cifar100Part {
+  if (bytes.length === 0 || bytes.length % CIFAR_RECORD !== 0)
+    throw new ImageSetError(
+      `${file}: ${bytes.length} bytes is not a whole number of ${CIFAR_RECORD}-byte CIFAR-100 records; the file is truncated or not the binary version.`,
+    );
+  const count = bytes.length / CIFAR_RECORD;
+  const pixels = new Uint8Array(count * 3072);
+  const fine = new Int32Array(count);
+  const coarse = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    const base = i * CIFAR_RECORD;
+    coarse[i] = bytes[base];
+    fine[i] = bytes[base + 1];
+    if (coarse[i] > 19 || fine[i] > 99)
+      throw new ImageSetError(
+        `${file}: record ${i} has coarse label ${coarse[i]} and fine label ${fine[i]}; CIFAR-100 labels are 0-19 and 0-99. Is this the CIFAR-10 file?`,
+      );
+    pixels.set(bytes.subarray(base + 2, base + CIFAR_RECORD), i * 3072);
+  }
+  return { store: { channels: 3, height: 32, width: 32, pixels }, fine, coarse };
+}
+
+function classesOf(
+  labels: Int32Array,
+  ids: readonly number[],
+  names: readonly string[],
+): ImageClass[] {
+  const byClass = new Map<number, number[]>(ids.map((id) => [id, []]));
+  labels.forEach((label, i) => byClass.get(label)?.push(i));
+  return ids.map((id) => ({
+    name: names[id] ?? String(id),
+    images: byClass.get(id)!,
+    rotation: 0,
+  }));
+}
+
+/**
+ * Loads CIFAR-100 (binary version) from `dir` (the cifar-100-binary folder)
+ * and splits its 100 fine classes 64/16/20 into train/val/test by a seeded
+ * shuffle, the class counts of CIFAR-FS (Bertinetto et al. 2019). Each class
+ * holds its 600 train and test images together, as few-shot splits do.
+ * NOTE: the classes come from the seed, not from the published CIFAR-FS lists.
+ */
+export async function loadCifar100(
+  dir: string,
+  seed = 0,
+): Promise<{ train: ClassSplit; val: ClassSplit; test: ClassSplit }> {
+  const parts: Cifar100Part[] = [];
+  for (const name of ['train.bin', 'test.bin']) {
+    const file = join(dir, name);
+    if (!existsSync(file))
+      throw new ImageSetError(
+        `${file}: file not found; pass the cifar-100-binary folder as --data-dir.`,
+      );
+    parts.push(parseCifar100(new Uint8Array(await readFile(file)), file));
+  }
+  const pixels = new Uint8Array(parts.reduce((n, p) => n + p.store.pixels.length, 0));
+  const fine = new Int32Array(parts.reduce((n, p) => n + p.fine.length, 0));
+  let offset = 0;
+  let count = 0;
+  for (const part of parts) {
+    pixels.set(part.store.pixels, offset);
+    fine.set(part.fine, count);
+    offset += part.store.pixels.length;
+    count += part.fine.length;
+  }
+  const namesFile = join(dir, 'fine_label_names.txt');
+  const names = existsSync(namesFile)
+    ? (await readFile(namesFile, 'utf8'))
+        .split('\n')
+        .map((line) => line.trim())
+        .filter(Boolean)
+    : [];
+  const store: ImageStore = { channels: 3, height: 32, width: 32, pixels };
+  const order = new Rng(seed).shuffle(Array.from({ length: 100 }, (_, i) => i));
+  const split = (name: string, ids: number[]): ClassSplit => ({
+    name,
+    store,
+    classes: classesOf(fine, ids, names),
+  });
+  return {
+    train: split('train', order.slice(0, 64)),
+    val: split('val', order.slice(64, 80)),
+    test: split('test', order.slice(80)),
+  };
+}
+
+// ---------------------------------------------------------------- images
+
+/** Decodes a PNG file to RGB bytes resized to size x size (channels first). */
+export async function decodeImage(file: string, size: number): Promise<Uint8Array> {
+  if (!existsSync(file))
+    throw new ImageSetError(`${file}: image not found; check the image folder of --data-dir.`);
+  const bytes = await readFile(file);
+  if (bytes[0] === 0xff && bytes[1] === 0xd8)
+    throw new ImageSetError(
+      `${file}: JPEG images are not supported (no JPEG decoder is bundled); convert the images to PNG, e.g. with \`mogrify -format png\`.`,
+    );
+  let png: PNG;
+  try {
+    png = PNG.sync.read(bytes);
+  } catch (error) {
+    throw new ImageSetError(`${file}: not a readable PNG image (${(error as Error).message}).`);
+  }
+  return resizeRgba(png.data, png.width, png.height, size);
+}
+
+/** Bilinear resize of RGBA bytes (alpha dropped) to size x size RGB, channels first, sampling cell centres. */
+export function resizeRgba(
+  rgba: Uint8Array,
+  width: number,
+  height: number,
+  size: number,
+): Uint8Array {
+  const out = new Uint8Array(3 * size * size);
+  for (let y = 0; y < size; y++) {
+    const sy = Math.min(Math.max(((y + 0.5) * height) / size - 0.5, 0), height - 1);
+    const y0 = Math.floor(sy);
+    const y1 = Math.min(y0 + 1, height - 1);
+    const ay = sy - y0;
+    for (let x = 0; x < size; x++) {
+      const sx = Math.min(Math.max(((x + 0.5) * width) / size - 0.5, 0), width - 1);
+      const x0 = Math.floor(sx);
+      const x1 = Math.min(x0 + 1, width - 1);
+      const ax = sx - x0;
+      for (let c = 0; c < 3; c++) {
+        const at = (yy: number, xx: number) => rgba[(yy * width + xx) * 4 + c];
+        const value =
+          (1 - ay) * ((1 - ax) * at(y0, x0) + ax * at(y0, x1)) +
+          ay * ((1 - ax) * at(y1, x0) + ax * at(y1, x1));
+        out[c * size * size + y * size + x] = Math.round(value);
+      }
+    }
+  }
+  return out;
+}
+
+async function decodeAll(files: string[], size: number): Promise<ImageStore> {
+  const pixels = new Uint8Array(files.length * 3 * size * size);
+  for (let i = 0; i < files.length; i++)
+    pixels.set(await decodeImage(files[i], size), i * 3 * size * size);
+  return { channels: 3, height: size, width: size, pixels };
+}
+
+function lines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+}
+
+// ---------------------------------------------------------------- CUB-200-2011
+
+function idPairs(text: string, file: string): Map<number, string> {
+  const out = new Map<number, string>();
+  lines(text).forEach((line, i) => {
+    const space = line.indexOf(' ');
+    const id = Number(line.slice(0, space));
+    if (space < 0 || !Number.isInteger(id))
+      throw new ImageSetError(`${file}: line ${i + 1} "${line}" is not "<image id> <value>".`);
+    out.set(id, line.slice(space + 1).trim());
+  });
+  return out;
+}
+
+/**
+ * Loads CUB-200-2011 from `dir` (the CUB_200_2011 folder). Classes 1-100 form
+ * the train split, 101-150 val and 151-200 test, the class split of Hilliard
+ * et al. (2018) used by Chen et al. (2019); every image of a class is in its
+ * split. `isTrain` keeps the official train_test_split flags per store index.
+ */
+export async function loadCub200(
+  dir: string,
+  size = 84,
+): Promise<{ train: ClassSplit; val: ClassSplit; test: ClassSplit; isTrain: Uint8Array }> {
+  const imagesFile = join(dir, 'images.txt');
+  const labelsFile = join(dir, 'image_class_labels.txt');
+  const splitFile = join(dir, 'train_test_split.txt');
+  const paths = idPairs(await readText(imagesFile), imagesFile);
+  const labels = idPairs(await readText(labelsFile), labelsFile);
+  const flags = idPairs(await readText(splitFile), splitFile);
+  const ids = [...paths.keys()].sort((a, b) => a - b);
+  const classOf = ids.map((id) => {
+    const label = Number(labels.get(id));
+    if (!Number.isInteger(label) || label < 1 || label > 200)
+      throw new ImageSetError(
+        `${labelsFile}: image ${id} has class ${labels.get(id)}; CUB classes are 1-200.`,
+      );
+    return label;
+  });
+  const store = await decodeAll(
+    ids.map((id) => join(dir, 'images', paths.get(id)!)),
+    size,
+  );
+  const isTrain = Uint8Array.from(ids, (id) => (flags.get(id) === '1' ? 1 : 0));
+  const byClass = new Map<number, number[]>();
+  classOf.forEach((label, i) => {
+    if (!byClass.has(label)) byClass.set(label, []);
+    byClass.get(label)!.push(i);
+  });
+  const split = (name: string, low: number, high: number): ClassSplit => ({
+    name,
+    store,
+    classes: [...byClass.keys()]
+      .filter((label) => label >= low && label <= high)
+      .sort((a, b) => a - b)
+      .map((label) => {
+        const first = byClass.get(label)![0];
+        const folder = paths.get(ids[first])!.split('/')[0];
+        return { name: folder, images: byClass.get(label)!, rotation: 0 };
+      }),
+  });
+  return {
+    train: split('train', 1, 100),
+    val: split('val', 101, 150),
+    test: split('test', 151, 200),
+    isTrain,
+  };
+}
+
+// ---------------------------------------------------------------- mini-ImageNet
+
+/**
+ * Loads mini-ImageNet from `dir`: the three split CSVs of Ravi and Larochelle
+ * (64, 16 and 20 classes of 600 images) and the images/ folder, each image
+ * resized to size x size (84 by default).
+ */
+export async function loadMiniImagenet(
+  dir: string,
+  size = 84,
+): Promise<{ train: ClassSplit; val: ClassSplit; test: ClassSplit }> {
+  const splits: Record<string, { files: string[]; labels: string[] }> = {};
+  for (const name of ['train', 'val', 'test']) {
+    const file = join(dir, `${name}.csv`);
+    const rows = lines(await readText(file));
+    if (rows[0]?.replace(/\s/g, '') !== 'filename,label')
+      throw new ImageSetError(
+        `${file}: the first line must be the header "filename,label", got "${rows[0] ?? ''}".`,
+      );
+    const files: string[] = [];
+    const labels: string[] = [];
+    rows.slice(1).forEach((row, i) => {
+      const [filename, label] = row.split(',');
+      if (!filename || !label)
+        throw new ImageSetError(`${file}: line ${i + 2} "${row}" is not "filename,label".`);
+      files.push(join(dir, 'images', filename));
+      labels.push(label);
+    });
+    splits[name] = { files, labels };
+  }
+  const allFiles = Object.values(splits).flatMap((s) => s.files);
+  const store = await decodeAll(allFiles, size);
+  let offset = 0;
+  const result: Record<string, ClassSplit> = {};
+  for (const name of ['train', 'val', 'test']) {
+    const { labels } = splits[name];
+    const byClass = new Map<string, number[]>();
+    labels.forEach((label, i) => {
+      if (!byClass.has(label)) byClass.set(label, []);
+      byClass.get(label)!.push(offset + i);
+    });
+    offset += labels.length;
+    result[name] = {
+      name,
+      store,
+      classes: [...byClass].map(([label, images]) => ({ name: label, images, rotation: 0 })),
+    };
+  }
+  return { train: result.train, val: result.val, test: result.test };
+}

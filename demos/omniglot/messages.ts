@@ -1,0 +1,40 @@
+import type { Messages } from '../shared/i18n';
+
+export const messages: Messages = {
+  title: { en: 'Few-shot Omniglot by hand', ja: '手書きで Few-shot Omniglot' },
+  intro: {
+    en: "A Prototypical Network classifies a new image by its distance to one prototype per class: the mean embedding of that class's support examples. Its embedding (a 4-block conv net) was trained on Omniglot's background alphabets only, so the characters you draw here are classes it has never seen. One example per class is enough: this is N-way 1-shot classification.",
+    ja: 'Prototypical Network は、新しい画像をクラスごとのプロトタイプ (そのクラスのサポート例の埋め込みの平均) までの距離で分類します。埋め込み (4 ブロックの畳み込みネット) は Omniglot の background のアルファベットだけで学習しているので、ここで描く文字はどれも見たことのないクラスです。クラスごとに例が 1 つあれば足ります。これが N-way 1-shot 分類です。',
+  },
+  'support.heading': {
+    en: '1. Support set: one example per class',
+    ja: '1. サポート集合: クラスごとに 1 例',
+  },
+  'support.text': {
+    en: 'Draw one character in each box with the mouse or a finger, or press "Sample episode" to fill the boxes with characters from Omniglot\'s evaluation alphabets. Each drawing is reduced to 28x28 pixels like the training images.',
+    ja: '各ボックスにマウスか指で文字を 1 つずつ描くか、「サンプルのエピソード」を押して Omniglot の evaluation のアルファベットの文字で埋めてください。描いた絵は学習画像と同じく 28x28 ピクセルに縮小されます。',
+  },
+  ways: { en: 'Classes (N):', ja: 'クラス数 (N):' },
+  sample: { en: 'Sample episode', ja: 'サンプルのエピソード' },
+  clear: { en: 'Clear all', ja: 'すべて消す' },
+  class: { en: 'Class {index}', ja: 'クラス {index}' },
+  'query.heading': { en: '2. Query', ja: '2. クエリ' },
+  'query.text': {
+    en: 'Draw another example of one of your characters, then classify it.',
+    ja: 'どれかの文字をもう一度描いて、分類してください。',
+  },
+  query: { en: 'Query', ja: 'クエリ' },
+  classify: { en: 'Classify', ja: '分類する' },
+  probability: { en: 'Probability', ja: '確率' },
+  distance: { en: 'Squared distance to prototype', ja: 'プロトタイプまでの二乗距離' },
+  answer: {
+    en: 'Class {index}: the query is closest to its prototype, so softmax(−distance) gives it the highest probability.',
+    ja: 'クラス {index}: クエリはこのクラスのプロトタイプに最も近いので、softmax(−距離) で最も高い確率になります。',
+  },
+  'missing.support': {
+    en: 'Draw something in every support box first (class {index} is empty).',
+    ja: '先にすべてのサポートのボックスに描いてください (クラス {index} が空です)。',
+  },
+  'missing.query': { en: 'Draw the query first.', ja: '先にクエリを描いてください。' },
+  loading: { en: 'Loading the trained embedding…', ja: '学習済みの埋め込みを読み込んでいます…' },
+};

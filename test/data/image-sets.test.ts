@@ -1,0 +1,241 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import * as mg from '../../index';
+import { describe, expect, it } from 'vitest';
+import { loadCifar100, loadCub200, loadMiniImagenet, parseCifar100 } from '../../data/image-sets';
+import { materialize, sampleEpisode } from '../../data/episodes';
+import { Rng } from '../../data/rng';
+import { classSplitSource, disposeTask } from '../../cli/tasks';
+import { learnerFor, type TrainConfig } from '../../cli/train';
+
+// The CIFAR-100, CUB-200-2011 and mini-ImageNet loaders on small files that
+// this test writes in each release's layout, and episodes sampled from them.
+
+const root = mkdtempSync(join(tmpdir(), 'image-sets-'));
+
+/** Writes a width x height PNG filled with one RGB colour. */
+function writePng(
+  file: string,
+  width: number,
+  height: number,
+  rgb: [number, number, number],
+): void {
+  const png = new PNG({ width, height });
+  for (let i = 0; i < width * height; i++) png.data.set([...rgb, 255], i * 4);
+  writeFileSync(file, PNG.sync.write(png));
+}
+
+function cifarRecord(coarse: number, fine: number, fill: number): Uint8Array {
+  const record = new Uint8Array(3074);
+  record[0] = coarse;
+  record[1] = fine;
+  record.fill(fill, 2, 1026);
+  record.fill(fill + 1, 1026, 2050);
+  record.fill(fill + 2, 2050);
+  return record;
+}
+
+describe('CIFAR-100 binary', () => {
+  const dir = join(root, 'cifar-100-binary');
+  mkdirSync(dir);
+  const train: Uint8Array[] = [];
+  const test: Uint8Array[] = [];
+  for (let fine = 0; fine < 100; fine++) {
+    for (let k = 0; k < 3; k++) train.push(cifarRecord(fine % 20, fine, fine));
+    test.push(cifarRecord(fine % 20, fine, fine));
+  }
+  writeFileSync(join(dir, 'train.bin'), Buffer.concat(train));
+  writeFileSync(join(dir, 'test.bin'), Buffer.concat(test));
+  writeFileSync(
+    join(dir, 'fine_label_names.txt'),
+    Array.from({ length: 100 }, (_, i) => `class${i}`).join('\n'),
+  );
+
+  it('splits 64/16/20 classes and samples episodes', async () => {
+    const splits = await loadCifar100(dir, 3);
+    expect([splits.train, splits.val, splits.test].map((s) => s.classes.length)).toEqual([
+      64, 16, 20,
+    ]);
+    const names = new Set(
+      [...splits.train.classes, ...splits.val.classes, ...splits.test.classes].map((c) => c.name),
+    );
+    expect(names.size).toBe(100);
+    expect(splits.train.classes.every((c) => c.images.length === 4)).toBe(true);
+    const shape = { ways: 5, shots: 1, queries: 2 };
+    const episode = materialize(splits.test, sampleEpisode(splits.test, shape, new Rng(1)), shape);
+    expect(episode.imageShape).toEqual([3, 32, 32]);
+    // Every pixel of a record of fine class f is f/255 in R, (f+1)/255 in G and (f+2)/255 in B.
+    const first = splits.test.classes[sampleEpisode(splits.test, shape, new Rng(1)).classes[0]];
+    const fine = Number(first.name.slice(5));
+    expect(episode.supportX[0]).toBeCloseTo(fine / 255, 6);
+    expect(episode.supportX[1024]).toBeCloseTo((fine + 1) / 255, 6);
+    expect(episode.supportX[2048]).toBeCloseTo((fine + 2) / 255, 6);
+  });
+
+  it('feeds MAML through the episode sampler', async () => {
+    await mg.init();
+    const splits = await loadCifar100(dir, 3);
+    const shape = { ways: 5, shots: 1, queries: 2 };
+    const source = classSplitSource(splits, shape);
+    expect(source.inputShape).toEqual([3, 32, 32]);
+    const config = {
+      algorithm: 'maml',
+      dataset: 'omniglot',
+      ...shape,
+      innerSteps: 1,
+      testInnerSteps: 1,
+      innerLr: 0.4,
+      metaLr: 0.001,
+      metaBatch: 2,
+      hidden: 4,
+      seed: 0,
+      options: {},
+    } as unknown as TrainConfig;
+    const { learner } = learnerFor(config, source);
+    const tasks = source.sampleTrain(new Rng(4), 2);
+    const step = await learner.trainStep(tasks, 0);
+    for (const task of tasks) disposeTask(task);
+    expect(Number.isFinite(step.loss)).toBe(true);
+    const task = source.fixed('test', 1, 0).task(0);
+    const result = await learner.evaluate(task);
+    disposeTask(task);
+    expect(result.accuracy).toBeGreaterThanOrEqual(0);
+  });
+
+  it('rejects a truncated file naming it', async () => {
+    const bad = join(root, 'cifar-bad');
+    mkdirSync(bad);
+    writeFileSync(join(bad, 'train.bin'), Buffer.concat(train).subarray(0, 3074 * 2 + 100));
+    writeFileSync(join(bad, 'test.bin'), Buffer.concat(test));
+    await expect(loadCifar100(bad)).rejects.toThrow(
+      `${join(bad, 'train.bin')}: 6248 bytes is not a whole number of 3074-byte CIFAR-100 records`,
+    );
+  });
+
+  it('rejects labels outside CIFAR-100', () => {
+    expect(() => parseCifar100(cifarRecord(30, 2, 0), 'x.bin')).toThrow(
+      'x.bin: record 0 has coarse label 30 and fine label 2',
+    );
+  });
+});
+
+describe('CUB-200-2011', () => {
+  const dir = join(root, 'CUB_200_2011');
+  const classes = [1, 2, 101, 102, 151, 152];
+  const images: string[] = [];
+  const labels: string[] = [];
+  const split: string[] = [];
+  let id = 0;
+  for (const label of classes) {
+    const folder = `${String(label).padStart(3, '0')}.Bird_${label}`;
+    mkdirSync(join(dir, 'images', folder), { recursive: true });
+    for (let k = 0; k < 3; k++) {
+      id += 1;
+      const path = `${folder}/Bird_${label}_${k}.png`;
+      writePng(join(dir, 'images', path), 40 + k * 7, 30, [label, k * 50, 200]);
+      images.push(`${id} ${path}`);
+      labels.push(`${id} ${label}`);
+      split.push(`${id} ${k < 2 ? 1 : 0}`);
+    }
+  }
+  writeFileSync(join(dir, 'images.txt'), images.join('\n') + '\n');
+  writeFileSync(join(dir, 'image_class_labels.txt'), labels.join('\n') + '\n');
+  writeFileSync(join(dir, 'train_test_split.txt'), split.join('\n') + '\n');
+
+  it('reads the lists, resizes and splits by class', async () => {
+    const cub = await loadCub200(dir, 84);
+    expect(cub.train.classes.map((c) => c.name)).toEqual(['001.Bird_1', '002.Bird_2']);
+    expect(cub.val.classes.map((c) => c.name)).toEqual(['101.Bird_101', '102.Bird_102']);
+    expect(cub.test.classes.length).toBe(2);
+    expect(Array.from(cub.isTrain.slice(0, 3))).toEqual([1, 1, 0]);
+    const store = cub.train.store;
+    expect([store.channels, store.height, store.width]).toEqual([3, 84, 84]);
+    // A one-colour image stays that colour after resizing.
+    const plane = 84 * 84;
+    const image = 3 * plane * 4; // image 5 (0-based 4): class 2, k = 1.
+    expect([
+      store.pixels[image + 100],
+      store.pixels[image + plane + 100],
+      store.pixels[image + 2 * plane],
+    ]).toEqual([2, 50, 200]);
+    const shape = { ways: 2, shots: 1, queries: 2 };
+    const episode = materialize(cub.test, sampleEpisode(cub.test, shape, new Rng(2)), shape);
+    expect(episode.queryX.length).toBe(4 * 3 * plane);
+  });
+
+  it('rejects JPEG images naming the file', async () => {
+    const jpegDir = join(root, 'CUB_jpeg');
+    mkdirSync(join(jpegDir, 'images', '001.A'), { recursive: true });
+    writeFileSync(
+      join(jpegDir, 'images', '001.A', 'a.jpg'),
+      Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, 0, 0]),
+    );
+    writeFileSync(join(jpegDir, 'images.txt'), '1 001.A/a.jpg\n');
+    writeFileSync(join(jpegDir, 'image_class_labels.txt'), '1 1\n');
+    writeFileSync(join(jpegDir, 'train_test_split.txt'), '1 1\n');
+    await expect(loadCub200(jpegDir)).rejects.toThrow(
+      `${join(jpegDir, 'images', '001.A', 'a.jpg')}: JPEG images are not supported`,
+    );
+  });
+
+  it('names a missing list file', async () => {
+    await expect(loadCub200(join(root, 'nowhere'))).rejects.toThrow(
+      `${join(root, 'nowhere', 'images.txt')}: file not found`,
+    );
+  });
+});
+
+describe('mini-ImageNet', () => {
+  const dir = join(root, 'mini-imagenet');
+  mkdirSync(join(dir, 'images'), { recursive: true });
+  let n = 0;
+  for (const [split, wnids] of [
+    ['train', ['n01532829', 'n01558993', 'n01704323']],
+    ['val', ['n01855672', 'n02091244']],
+    ['test', ['n01930112', 'n01981276']],
+  ] as const) {
+    const rows = ['filename,label'];
+    for (const wnid of wnids)
+      for (let k = 1; k <= 4; k++) {
+        const file = `${wnid}${String(k).padStart(8, '0')}.png`;
+        writePng(join(dir, 'images', file), 100, 90, [n % 256, 10, 20]);
+        rows.push(`${file},${wnid}`);
+        n++;
+      }
+    writeFileSync(join(dir, `${split}.csv`), rows.join('\n') + '\n');
+  }
+
+  it('reads the split CSVs and resizes to 84x84', async () => {
+    const splits = await loadMiniImagenet(dir);
+    expect(splits.train.classes.map((c) => c.name)).toEqual([
+      'n01532829',
+      'n01558993',
+      'n01704323',
+    ]);
+    expect(splits.test.classes.map((c) => c.images)).toEqual([
+      [20, 21, 22, 23],
+      [24, 25, 26, 27],
+    ]);
+    expect(splits.val.store.height).toBe(84);
+    expect(splits.val.store.pixels[20 * 3 * 84 * 84]).toBe(20);
+    const shape = { ways: 3, shots: 2, queries: 2 };
+    const episode = materialize(
+      splits.train,
+      sampleEpisode(splits.train, shape, new Rng(0)),
+      shape,
+    );
+    expect(episode.imageShape).toEqual([3, 84, 84]);
+    expect(Array.from(episode.supportY)).toEqual([0, 0, 1, 1, 2, 2]);
+  });
+
+  it('rejects a CSV without its header', async () => {
+    const bad = join(root, 'mini-bad');
+    mkdirSync(bad);
+    writeFileSync(join(bad, 'train.csv'), 'a.png,n1\n');
+    await expect(loadMiniImagenet(bad)).rejects.toThrow(
+      `${join(bad, 'train.csv')}: the first line must be the header "filename,label"`,
+    );
+  });
+});
