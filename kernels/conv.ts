@@ -279,9 +279,13 @@ export function convForwardPacked(
     workgroups: grid(Math.ceil(sizes.weight / WORKGROUP)),
   });
   const rowBuffers = { x: unused, out: buffers.out, xp: buffers.xp, wp: buffers.wp };
-  if (hasSubgroups() && geo.KH === 3 && geo.KW === 3) {
-    // One workgroup per 8 blocks of 8 output columns that share a channel block and image.
-    const blockGroups = Math.ceil((geo.OH * Math.ceil(geo.OW / 8)) / 8);
+  // The subgroup kernel runs one workgroup per 8 blocks of 8 output columns that
+  // share a channel block and image. It is taken where at least 3/4 of those
+  // workgroups' invocations have a block to compute; on small images such as
+  // 3x3, the flat indexing of conv_packed.wgsl keeps every invocation busy.
+  const blocks = geo.OH * Math.ceil(geo.OW / 8);
+  const blockGroups = Math.ceil(blocks / 8);
+  if (hasSubgroups() && geo.KH === 3 && geo.KW === 3 && blocks >= 0.75 * 8 * blockGroups) {
     const workgroups = geo.N * geo.groups * (CP / 8) * blockGroups;
     packedSubgroupKernel.dispatch({
       op,
