@@ -100,20 +100,24 @@ const convFlops = (x: number[], w: number[]) => convFlopsPadded(x, w, PADDING);
 
 const notes: string[] = [];
 
-/**
- * Median milliseconds of metagrad's and tfjs's matmul, alternating the two in
- * each repetition so that a change in machine load hits both alike.
- */
-async function benchMatmul() {
-  const a = mg.randn([MATMUL_SIZE, MATMUL_SIZE]);
-  const b = mg.randn([MATMUL_SIZE, MATMUL_SIZE]);
-  const tfA = tf.randomNormal([MATMUL_SIZE, MATMUL_SIZE]);
-  const tfB = tf.randomNormal([MATMUL_SIZE, MATMUL_SIZE]);
-  const ours = metagradRun(() => mg.matmul(a, b));
-  const theirs = tfjsRun(() => tf.matMul(tfA, tfB));
+interface PairMs {
+  metagrad: number;
+  tfjs: number;
+}
 
+/**
+ * Returns the median milliseconds of a metagrad run and a tfjs run of the same
+ * computation, alternating the two in each repetition so that a change in
+ * machine load hits both alike.
+ */
+async function timePair(
+  label: string,
+  ours: () => Promise<void>,
+  theirs: () => Promise<void>,
+  repetitions = REPETITIONS,
+): Promise<PairMs> {
   const times = { metagrad: [] as number[], tfjs: [] as number[] };
-  for (let i = 0; i < WARMUP + REPETITIONS; i++) {
+  for (let i = 0; i < WARMUP + repetitions; i++) {
     for (const [name, run] of [
       ['metagrad', ours],
       ['tfjs', theirs],
@@ -123,46 +127,25 @@ async function benchMatmul() {
       if (i >= WARMUP) times[name].push(performance.now() - start);
     }
   }
-  for (const t of [a, b, tfA, tfB]) t.dispose();
-
   const result = { metagrad: median(times.metagrad), tfjs: median(times.tfjs) };
   console.error(
-    `matmul: metagrad ${result.metagrad.toFixed(2)} ms, tfjs ${result.tfjs.toFixed(2)} ms`,
+    `${label}: metagrad ${result.metagrad.toFixed(2)} ms, tfjs ${result.tfjs.toFixed(2)} ms`,
   );
   return result;
 }
 
-async function benchConv() {
-  const conv2d = laterOps.conv2d;
-  if (!conv2d) {
-    notes.push('metagrad conv2d: skipped, mg.conv2d is not in this build.');
-    return null;
-  }
-  const results = [];
-  for (const layer of CONV_LAYERS) {
-    const x = mg.randn(layer.x, { requiresGrad: true });
-    const w = mg.randn(layer.w, { requiresGrad: true });
-    const options = { stride: 1, padding: PADDING };
-    const forward = await timeMs(
-      `metagrad conv2d ${layer.name} forward`,
-      metagradRun(() => mg.noGrad(() => conv2d(x, w, undefined, options))),
-      CONV_REPETITIONS,
-    );
-
-    const y = conv2d(x, w, undefined, options);
-    const g = mg.randn(y.shape);
-    const backward = (pass: string, input: Metagrad.Tensor) =>
-      timeMs(
-        `metagrad conv2d ${layer.name} ${pass}`,
-        metagradRun(() => mg.grad(y, input, { gradOutputs: g, retainGraph: true })),
-        CONV_REPETITIONS,
-      );
-    const inputGrad = await backward('input gradient', x);
-    const weightGrad = await backward('weight gradient', w);
-    for (const t of [x, w, y, g]) t.dispose();
-    results.push({ forward, inputGrad, weightGrad });
-  }
-  return results;
+async function benchMatmul(): Promise<PairMs> {
+  const a = mg.randn([MATMUL_SIZE, MATMUL_SIZE]);
+  const b = mg.randn([MATMUL_SIZE, MATMUL_SIZE]);
+  const tfA = tf.randomNormal([MATMUL_SIZE, MATMUL_SIZE]);
+  const tfB = tf.randomNormal([MATMUL_SIZE, MATMUL_SIZE]);
+  const result = await timePair(
+    'matmul',
+    metagradRun(() => mg.matmul(a, b)),
+    tfjsRun(() => tf.matMul(tfA, tfB)),
+  );
+  for (const t of [a, b, tfA, tfB]) t.dispose();
+  return result;
 }
 
 async function benchPairwise() {
@@ -203,54 +186,94 @@ async function benchDispatch() {
   return (ms * 1000) / CHAIN_LENGTH;
 }
 
-// ---- tfjs-webgpu ----
+// ---- conv2d, metagrad against tfjs-webgpu ----
 
-async function benchTfjsConv() {
+type Tfjs = typeof import('@tensorflow/tfjs-core');
+type ConvPass = 'forward' | 'inputGrad' | 'weightGrad';
+const CONV_PASS_LABELS: Record<ConvPass, string> = {
+  forward: 'forward',
+  inputGrad: 'input gradient',
+  weightGrad: 'weight gradient',
+};
+
+/** Returns the tfjs run of each conv2d pass for one layer, with the tensors it holds. */
+function tfjsConvRuns(tfjs: Tfjs, layer: (typeof CONV_LAYERS)[number]) {
   // tfjs's native layout is NHWC with [kH, kW, Cin, Cout] filters.
-  const conv = [];
+  const [n, cin, h, width] = layer.x;
+  const [cout, , kh, kw] = layer.w;
+  const x = tfjs.randomNormal([n, h, width, cin]) as import('@tensorflow/tfjs-core').Tensor4D;
+  const w = tfjs.randomNormal([kh, kw, cin, cout]) as import('@tensorflow/tfjs-core').Tensor4D;
+  const dy = tfjs.conv2d(x, w, 1, PADDING);
+  const kernel = (name: string, inputs: Record<string, unknown>, attrs: Record<string, unknown>) =>
+    tfjsRun(
+      () =>
+        tfjs.engine().runKernel(
+          name,
+          inputs as never,
+          {
+            strides: 1,
+            pad: PADDING,
+            dataFormat: 'NHWC',
+            ...attrs,
+          } as never,
+        ) as import('@tensorflow/tfjs-core').Tensor,
+    );
+  const runs: Record<ConvPass, () => Promise<void>> = {
+    forward: tfjsRun(() => tfjs.conv2d(x, w, 1, PADDING)),
+    inputGrad: kernel('Conv2DBackpropInput', { dy, filter: w }, { inputShape: x.shape }),
+    weightGrad: kernel('Conv2DBackpropFilter', { x, dy }, { filterShape: w.shape }),
+  };
+  return { runs, tensors: [x, w, dy] };
+}
+
+/**
+ * Returns the median milliseconds of each conv2d pass per layer for metagrad
+ * (null where this build has no mg.conv2d) and tfjs, alternating the two
+ * libraries in each repetition.
+ */
+async function benchConv() {
+  const conv2d = laterOps.conv2d;
+  if (!conv2d) notes.push('metagrad conv2d: skipped, mg.conv2d is not in this build.');
+  const results: Record<ConvPass, { metagrad: number | null; tfjs: number }>[] = [];
   for (const layer of CONV_LAYERS) {
-    const [n, cin, h, width] = layer.x;
-    const [cout, , kh, kw] = layer.w;
-    const x = tf.randomNormal([n, h, width, cin]) as import('@tensorflow/tfjs-core').Tensor4D;
-    const w = tf.randomNormal([kh, kw, cin, cout]) as import('@tensorflow/tfjs-core').Tensor4D;
-    const dy = tf.conv2d(x, w, 1, PADDING);
-    const forward = await timeMs(
-      `tfjs conv2d ${layer.name} forward`,
-      tfjsRun(() => tf.conv2d(x, w, 1, PADDING)),
-      CONV_REPETITIONS,
-    );
-    const inputGrad = await timeMs(
-      `tfjs conv2d ${layer.name} input gradient`,
-      tfjsRun(
-        () =>
-          tf
-            .engine()
-            .runKernel(
-              'Conv2DBackpropInput',
-              { dy, filter: w },
-              { strides: 1, pad: PADDING, dataFormat: 'NHWC', inputShape: x.shape },
-            ) as import('@tensorflow/tfjs-core').Tensor,
-      ),
-      CONV_REPETITIONS,
-    );
-    const weightGrad = await timeMs(
-      `tfjs conv2d ${layer.name} weight gradient`,
-      tfjsRun(
-        () =>
-          tf
-            .engine()
-            .runKernel(
-              'Conv2DBackpropFilter',
-              { x, dy },
-              { strides: 1, pad: PADDING, dataFormat: 'NHWC', filterShape: w.shape },
-            ) as import('@tensorflow/tfjs-core').Tensor,
-      ),
-      CONV_REPETITIONS,
-    );
-    for (const t of [x, w, dy]) t.dispose();
-    conv.push({ forward, inputGrad, weightGrad });
+    const theirs = tfjsConvRuns(tf, layer);
+    const row = {} as Record<ConvPass, { metagrad: number | null; tfjs: number }>;
+    if (conv2d) {
+      const x = mg.randn(layer.x, { requiresGrad: true });
+      const w = mg.randn(layer.w, { requiresGrad: true });
+      const options = { stride: 1, padding: PADDING };
+      const y = conv2d(x, w, undefined, options);
+      const g = mg.randn(y.shape);
+      const backward = (input: Metagrad.Tensor) =>
+        metagradRun(() => mg.grad(y, input, { gradOutputs: g, retainGraph: true }));
+      const ours: Record<ConvPass, () => Promise<void>> = {
+        forward: metagradRun(() => mg.noGrad(() => conv2d(x, w, undefined, options))),
+        inputGrad: backward(x),
+        weightGrad: backward(w),
+      };
+      for (const pass of Object.keys(ours) as ConvPass[]) {
+        row[pass] = await timePair(
+          `conv2d ${layer.name} ${CONV_PASS_LABELS[pass]}`,
+          ours[pass],
+          theirs.runs[pass],
+          CONV_REPETITIONS,
+        );
+      }
+      for (const t of [x, w, y, g]) t.dispose();
+    } else {
+      for (const pass of Object.keys(theirs.runs) as ConvPass[]) {
+        const ms = await timeMs(
+          `tfjs conv2d ${layer.name} ${CONV_PASS_LABELS[pass]}`,
+          theirs.runs[pass],
+          CONV_REPETITIONS,
+        );
+        row[pass] = { metagrad: null, tfjs: ms };
+      }
+    }
+    for (const t of theirs.tensors) t.dispose();
+    results.push(row);
   }
-  return conv;
+  return results;
 }
 
 // ---- PyTorch CPU ----
@@ -288,7 +311,6 @@ const matmulMs = await benchMatmul();
 const convMs = await benchConv();
 const pairwiseMs = await benchPairwise();
 const dispatchUs = await benchDispatch();
-const tfjsConvMs = await benchTfjsConv();
 const torchMs = benchTorch();
 
 const matmulFlops = 2 * MATMUL_SIZE ** 3;
@@ -300,8 +322,8 @@ const convReport = CONV_LAYERS.map((layer, i) => {
   const flops = convFlops(layer.x, layer.w);
   const row: Record<string, unknown> = { layer: layer.name, x: layer.x, w: layer.w };
   for (const pass of passes) {
-    const ours = convMs?.[i][pass];
-    const theirs = tfjsConvMs[i][pass];
+    const ours = convMs[i][pass].metagrad ?? undefined;
+    const theirs = convMs[i][pass].tfjs;
     row[pass] = {
       metagradGflops: ours === undefined ? null : round(gflops(flops, ours)),
       tfjsGflops: round(gflops(flops, theirs)),
@@ -351,7 +373,7 @@ const lines = [
   '',
   `## ${report.date.slice(0, 10)}: ${report.matmul.shape} matmul at ${report.matmul.metagradGflops} GFLOP/s`,
   '',
-  `- Command: \`${report.command}\` (median of ${REPETITIONS} timed runs, ${CONV_REPETITIONS} for conv2d, after ${WARMUP} warm-up runs; matmul alternates metagrad and tfjs runs)`,
+  `- Command: \`${report.command}\` (median of ${REPETITIONS} timed runs, ${CONV_REPETITIONS} for conv2d, after ${WARMUP} warm-up runs; matmul and conv2d alternate metagrad and tfjs runs)`,
   `- Adapter: ${report.adapter}`,
   `- Machine: ${report.machine}; load average at the end ${report.loadAverage.join(', ')}`,
   '- conv2d GFLOP/s use 2·N·Cout·Hout·Wout·Cin·kH·kW for every pass and library, whatever algorithm each library runs.',

@@ -268,6 +268,10 @@ export function grad(
   const gradMap = new GradMap(new Set(gradOutputs?.filter((g): g is Tensor => g !== null)));
   const targets = new Set(inputList);
   const nodes = relevantNodes(outputList, targets);
+  // Tensors whose gradient reaches a requested input. Rules skip the gradients of
+  // all other inputs, such as conv2d's weight gradient when only the input's is requested.
+  const needed = new Set<Tensor>(targets);
+  for (const node of nodes) needed.add(node.output);
   const disposeTemporaries = !createGraph;
 
   withGradMode(createGraph, () => {
@@ -284,7 +288,7 @@ export function grad(
           );
         }
       });
-      const needsGrad = node.inputs.map((input) => input.requiresGrad);
+      const needsGrad = node.inputs.map((input) => input.requiresGrad && needed.has(input));
       const rule = ruleTable()[node.op] as OpRule<unknown>;
       const inputGrads = rule.backward(g, {
         inputs: node.inputs,

@@ -3,6 +3,8 @@
 
 import source from './wgsl/conv.wgsl?raw';
 import packedSource from './wgsl/conv_packed.wgsl?raw';
+import packedSubgroupSource from './wgsl/conv_packed_subgroup.wgsl?raw';
+import { hasSubgroups } from './gpu';
 import { Kernel, grid, scratchBuffer } from './kernel';
 
 const kernel = new Kernel('conv', source);
@@ -32,15 +34,26 @@ export interface ConvGeometry {
   groups: number;
 }
 
+// One constants object per distinct set of values, so the kernels' pipeline
+// caches find the pipeline by object identity instead of serializing the values.
+const constantsCache = new Map<string, Record<string, number>>();
+
+function cachedConstants(values: Record<string, number>): Record<string, number> {
+  const key = Object.entries(values).join(';');
+  let cached = constantsCache.get(key);
+  if (!cached) constantsCache.set(key, (cached = values));
+  return cached;
+}
+
 function constants(geo: ConvGeometry): Record<string, number> {
-  return {
+  return cachedConstants({
     KH: geo.KH,
     KW: geo.KW,
     SH: geo.stride[0],
     SW: geo.stride[1],
     DH: geo.dilation[0],
     DW: geo.dilation[1],
-  };
+  });
 }
 
 function uniforms(geo: ConvGeometry, channelsPerGroup: number, innerBlocks: number) {
@@ -148,6 +161,7 @@ export function convWeightGrad(
 // ---- Packed fast path (conv_packed.wgsl) ----
 
 const packedKernel = new Kernel('conv_packed', packedSource);
+const packedSubgroupKernel = new Kernel('conv_packed_subgroup', packedSubgroupSource);
 
 /** Element counts of the repacked input and weight that the packed path needs. */
 export interface PackedSizes {
@@ -239,13 +253,13 @@ export function convForwardPacked(
     pad_h: geo.padding[0],
     pad_w: geo.padding[1],
   };
-  const constants = {
+  const constants = cachedConstants({
     KH: geo.KH,
     KW: geo.KW,
     SH: geo.stride[0],
     DH: geo.dilation[0],
     FLIP: flip ? 1 : 0,
-  };
+  });
   const unused = scratchBuffer();
 
   packedKernel.dispatch({
@@ -264,11 +278,30 @@ export function convForwardPacked(
     constants,
     workgroups: grid(Math.ceil(sizes.weight / WORKGROUP)),
   });
+  const rowBuffers = { x: unused, out: buffers.out, xp: buffers.xp, wp: buffers.wp };
+  // The subgroup kernel runs one workgroup per 8 blocks of 8 output columns that
+  // share a channel block and image. It is taken where at least 3/4 of those
+  // workgroups' invocations have a block to compute; on small images such as
+  // 3x3, the flat indexing of conv_packed.wgsl keeps every invocation busy.
+  const blocks = geo.OH * Math.ceil(geo.OW / 8);
+  const blockGroups = Math.ceil(blocks / 8);
+  if (hasSubgroups() && geo.KH === 3 && geo.KW === 3 && blocks >= 0.75 * 8 * blockGroups) {
+    const workgroups = geo.N * geo.groups * (CP / 8) * blockGroups;
+    packedSubgroupKernel.dispatch({
+      op,
+      entry: 'conv_rows',
+      buffers: rowBuffers,
+      uniforms: { ...uniforms, total: workgroups },
+      constants: cachedConstants({ SH: geo.stride[0], DH: geo.dilation[0] }),
+      workgroups: grid(workgroups),
+    });
+    return;
+  }
   const total = geo.N * geo.groups * (CP / 8) * geo.OH * Math.ceil(geo.OW / 8);
   packedKernel.dispatch({
     op,
     entry: 'conv_rows',
-    buffers: { x: unused, out: buffers.out, xp: buffers.xp, wp: buffers.wp },
+    buffers: rowBuffers,
     uniforms: { ...uniforms, total },
     constants,
     workgroups: grid(Math.ceil(total / WORKGROUP)),

@@ -7,6 +7,7 @@ let device: GPUDevice | null = null;
 let nodeGpu: GPU | null = null;
 let pending: Promise<GPUDevice> | null = null;
 let adapterName = '';
+let subgroups = false;
 let lostReason: string | null = null;
 const errorListeners: ((error: GPUError) => void)[] = [];
 
@@ -48,10 +49,15 @@ async function acquire(): Promise<GPUDevice> {
   const info = adapter.info;
   adapterName = info?.description || [info?.vendor, info?.device].filter((part) => part).join(' ');
 
+  // Kernels that share values through subgroupBroadcast run 8 invocations as one
+  // subgroup, so they need subgroups of at least 8 invocations.
+  subgroups = adapter.features.has('subgroups') && (info?.subgroupMinSize ?? 0) >= 8;
+
   // Ask for the adapter's own maxima where the defaults are small for tensors.
   const limits = adapter.limits;
   const created = await adapter.requestDevice({
     label: 'metagrad',
+    requiredFeatures: subgroups ? ['subgroups'] : [],
     requiredLimits: {
       maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
       maxBufferSize: limits.maxBufferSize,
@@ -106,6 +112,11 @@ export function gpuDevice(): GPUDevice {
 /** Returns whether `init()` has completed. */
 export function isReady(): boolean {
   return device !== null;
+}
+
+/** Returns whether the device runs kernels that use subgroup operations (8 or more invocations per subgroup). */
+export function hasSubgroups(): boolean {
+  return subgroups;
 }
 
 /** Returns the adapter's vendor, architecture and description, as far as the browser or Dawn reports them. */

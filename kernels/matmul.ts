@@ -1,16 +1,24 @@
-// Launcher for matmul.wgsl and its vec4 variant matmul_vec4.wgsl.
+// Launcher for the matmul kernels: matmul_subgroup.wgsl where the device has
+// subgroups and the sizes allow vec4 reads, else matmul_vec4.wgsl for
+// untransposed vec4 sizes, else the scalar matmul.wgsl.
 
 import source from './wgsl/matmul.wgsl?raw';
+import subgroupSource from './wgsl/matmul_subgroup.wgsl?raw';
 import vec4Source from './wgsl/matmul_vec4.wgsl?raw';
+import { hasSubgroups } from './gpu';
 import { Kernel } from './kernel';
 
 const kernel = new Kernel('matmul', source);
 const vec4Kernel = new Kernel('matmul_vec4', vec4Source);
+const subgroupKernel = new Kernel('matmul_subgroup', subgroupSource);
 // Output tile of one workgroup: 8x8 invocations of 4x4 in matmul.wgsl, and
 // ROWS x (LANES * COLS) vec4s in matmul_vec4.wgsl.
 const TILE = 32;
 const VEC4_TILE_M = 8;
 const VEC4_TILE_N = 64;
+// Output tile of one workgroup of matmul_subgroup.wgsl: 32 rows by 8 vec4 columns.
+const SUBGROUP_TILE_M = 32;
+const SUBGROUP_TILE_N = 32;
 const MAX_BATCH_RANK = 8;
 
 // One constants object per transpose combination, so the pipeline cache can key on identity.
@@ -58,9 +66,18 @@ export function matmul(args: MatmulArgs): void {
     b_batch_strides: args.bBatchStrides,
   };
 
+  if (hasSubgroups() && subgroupSizesFit(args)) {
+    subgroupKernel.dispatch({
+      op: 'matmul',
+      buffers,
+      uniforms,
+      constants: transposeConstants(args.transA, args.transB),
+      workgroups: [Math.ceil(args.N / SUBGROUP_TILE_N), Math.ceil(args.M / SUBGROUP_TILE_M), batch],
+    });
+    return;
+  }
   // The vec4 kernel reads rows of A and B as vec4, so it needs untransposed
   // operands with K and N multiples of 4.
-  // TODO: the transposed operands of the backward pass still take matmul.wgsl.
   if (!args.transA && !args.transB && args.K % 4 === 0 && args.N % 4 === 0) {
     vec4Kernel.dispatch({
       op: 'matmul',
@@ -77,4 +94,15 @@ export function matmul(args: MatmulArgs): void {
     constants: transposeConstants(args.transA, args.transB),
     workgroups: [Math.ceil(args.N / TILE), Math.ceil(args.M / TILE), batch],
   });
+}
+
+/**
+ * Returns whether matmul_subgroup.wgsl can read both operands as vec4: it writes
+ * rows of the output as vec4 (N), reads A along K, or along M when transposed,
+ * and reads B along N, or along K when transposed.
+ */
+function subgroupSizesFit(args: MatmulArgs): boolean {
+  if (args.N % 4 !== 0) return false;
+  if (args.transA && args.M % 4 !== 0) return false;
+  return (args.transA && !args.transB) || args.K % 4 === 0;
 }

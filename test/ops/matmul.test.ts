@@ -116,6 +116,41 @@ describe('matmul forward', () => {
     }
   });
 
+  it('transposed operands at odd sizes', async () => {
+    // op(A) is 65x129 and op(B) is 129x57: no size is a multiple of 4 or of a tile.
+    for (const [transA, transB] of [
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
+      const aShape = transA ? [129, 65] : [65, 129];
+      const bShape = transB ? [57, 129] : [129, 57];
+      await expectMatmul(aShape, bShape, transA, transB);
+    }
+  });
+
+  it('transposed operands at vec4 sizes, partial tiles and batches', async () => {
+    // Multiples of 4 that are not multiples of the 32x32 output tile take the vec4
+    // and subgroup kernels; M = 4 and N = 4 leave most of a tile empty.
+    for (const [transA, transB] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
+      for (const [M, K, N] of [
+        [36, 20, 44],
+        [4, 8, 68],
+        [100, 4, 4],
+      ]) {
+        const aShape = transA ? [K, M] : [M, K];
+        const bShape = transB ? [N, K] : [K, N];
+        await expectMatmul(aShape, bShape, transA, transB);
+        await expectMatmul([2, 1, ...aShape], [3, ...bShape], transA, transB);
+      }
+    }
+  });
+
   it('1-D operands follow torch.matmul', async () => {
     const v = host([7], 5);
     const m = host([7, 3], 6);
