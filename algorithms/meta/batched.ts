@@ -233,6 +233,8 @@ export interface BatchedModel {
   apply(params: ParamMap, x: Tensor, options?: BatchedApplyOptions): Tensor;
   /** Receives each BatchNorm layer's batch statistics while set (MAML++ per-step running statistics). */
   statisticsHook?: BatchStatisticsHook;
+  /** Maps an inner step to the `<name>@<index>` parameter set it uses (MAML++ per-step BatchNorm). */
+  stepIndex?: (step: number | undefined) => number | undefined;
 }
 
 /**
@@ -253,8 +255,9 @@ export function batchedView(module: Module): BatchedModel | null {
           );
       }
       let batch: Batch = { x, layout: 'rows', tasks: T };
+      const resolved = { ...options, step: view.stepIndex?.(options.step) ?? options.step };
       for (const step of steps) {
-        batch = step(batch, params, options);
+        batch = step(batch, params, resolved);
         options.trace?.push(batch.x.size / T);
       }
       return toRows(batch);

@@ -11,6 +11,7 @@ import { batchedView, stackParams } from './batched';
 import type { FunctionalModel, LossFn, ParamMap, Task } from './functional';
 import { accuracyOf, type EvalResult, type MetaLearner, type StepResult } from './learner';
 import { Maml, multiStepWeights, type InnerLrMode } from './maml';
+import { PerStepBatchNorm } from './per-step-bn';
 
 export const META_ALGORITHMS = ['maml', 'fomaml', 'mamlpp', 'metasgd', 'anil', 'reptile'] as const;
 export type MetaAlgorithm = (typeof META_ALGORITHMS)[number];
@@ -63,6 +64,8 @@ export class MamlLearner implements MetaLearner {
   private readonly scheduler: LRScheduler | null;
   private readonly kind: TaskKind;
   private readonly config: LearnerConfig;
+  /** MAML++ per-step BatchNorm tensors; null for the other algorithms and for models without BatchNorm. */
+  private readonly perStepBn: PerStepBatchNorm | null;
 
   constructor(
     name: Exclude<MetaAlgorithm, 'reptile'>,
@@ -79,8 +82,17 @@ export class MamlLearner implements MetaLearner {
       mamlpp: 'per-layer-per-step',
     };
     const innerLrMode = innerLrModes[name] ?? 'fixed';
+    // MAML++ gives each inner step its own BatchNorm scale, shift and running statistics.
+    const perStep =
+      name === 'mamlpp' ? new PerStepBatchNorm(module, Math.max(1, config.innerSteps)) : null;
+    this.perStepBn = perStep?.active ? perStep : null;
+    const batched = batchedView(module);
+    if (batched && this.perStepBn) this.perStepBn.attach(batched);
+    const head = (param: string) => param.startsWith(config.headPrefix);
+    // The per-step copies (named `<param>@<step>`) are meta-learned, not adapted.
+    const notPerStep = (param: string) => !param.includes('@');
     this.maml = new Maml(
-      functionalView(module),
+      this.perStepBn ?? functionalView(module),
       lossFor(kind),
       {
         innerSteps: config.innerSteps,
@@ -88,9 +100,9 @@ export class MamlLearner implements MetaLearner {
         firstOrder: name === 'fomaml',
         innerLrMode,
         multiStepLoss: name === 'mamlpp',
-        adapted: name === 'anil' ? (param) => param.startsWith(config.headPrefix) : undefined,
+        adapted: name === 'anil' ? head : this.perStepBn ? notPerStep : undefined,
       },
-      batchedView(module),
+      batched,
     );
     this.optimizer = new Adam([...this.maml.metaParameters().values()], { lr: config.metaLr });
     // MAML++ anneals the meta learning rate with a cosine schedule.
@@ -139,20 +151,58 @@ export class MamlLearner implements MetaLearner {
     return size;
   }
 
+  // MAML++ per-step BatchNorm copies and statistics, by their `<name>@<step>` names.
+  private perStepTensors(): [string, Tensor][] {
+    if (!this.perStepBn) return [];
+    return [
+      ...[...this.perStepBn.params].filter(([name]) => name.includes('@')),
+      ...this.perStepBn.statistics,
+    ];
+  }
+
   stateTensors(): ParamMap {
     return new Map([
       ...this.module.stateDict(),
       ...[...this.maml.innerLrs].map(([n, t]) => [`innerLr.${n}`, t] as [string, Tensor]),
+      ...this.perStepTensors(),
     ]);
   }
 
   loadStateTensors(tensors: ParamMap): void {
     copyChecked(this.stateTensors(), tensors, `${this.name} checkpoint`);
     this.module.loadStateDict(
-      new Map([...tensors].filter(([name]) => !name.startsWith('innerLr.'))),
+      new Map([...tensors].filter(([name]) => !name.startsWith('innerLr.') && !name.includes('@'))),
     );
     for (const [name, lr] of this.maml.innerLrs)
       copyInto(tensors.get(`innerLr.${name}`)!.buffer, lr.buffer, lr.size * 4);
+    for (const [name, target] of this.perStepTensors())
+      copyInto(tensors.get(name)!.buffer, target.buffer, target.size * 4);
+  }
+
+  // Runs the meta-batch chunk by chunk, accumulating each chunk's share of the
+  // meta-gradient into .grad and collecting its loss and query predictions.
+  private async accumulate(
+    chunks: Task[][],
+    taskCount: number,
+    secondOrder: boolean,
+    stepWeights: number[] | undefined,
+    losses: Tensor[],
+    scored: { prediction: Tensor; labels: Tensor[] }[],
+  ): Promise<void> {
+    for (const chunk of chunks) {
+      const share = chunk.length / taskCount;
+      const result = mg.tidy(() => {
+        const { loss, prediction } =
+          chunk.length > 1 || this.maml.canBatch(chunk)
+            ? this.maml.batchedTaskLoss(chunk, { secondOrder, stepWeights })
+            : this.maml.taskLoss(chunk[0], { secondOrder, stepWeights });
+        mg.mul(loss, share).backward();
+        return { loss: mg.mul(loss.detach(), share), prediction: prediction.detach() };
+      });
+      losses.push(result.loss);
+      scored.push({ prediction: result.prediction, labels: chunk.map((t) => t.queryY) });
+      await mg.yieldEventLoop();
+    }
   }
 
   async trainStep(tasks: Task[], iteration: number): Promise<StepResult> {
@@ -169,20 +219,15 @@ export class MamlLearner implements MetaLearner {
     // dispatches; otherwise it is one task.
     const losses: Tensor[] = [];
     const scored: { prediction: Tensor; labels: Tensor[] }[] = [];
-    for (const chunk of this.chunks(tasks)) {
-      const share = chunk.length / tasks.length;
-      const result = mg.tidy(() => {
-        const { loss, prediction } =
-          chunk.length > 1 || this.maml.canBatch(chunk)
-            ? this.maml.batchedTaskLoss(chunk, { secondOrder, stepWeights })
-            : this.maml.taskLoss(chunk[0], { secondOrder, stepWeights });
-        mg.mul(loss, share).backward();
-        return { loss: mg.mul(loss.detach(), share), prediction: prediction.detach() };
-      });
-      losses.push(result.loss);
-      scored.push({ prediction: result.prediction, labels: chunk.map((t) => t.queryY) });
-      await mg.yieldEventLoop();
+    // Chunks are sized before recording starts, because sizing runs a forward pass.
+    const chunks = this.chunks(tasks);
+    if (this.perStepBn) this.perStepBn.recording = true;
+    try {
+      await this.accumulate(chunks, tasks.length, secondOrder, stepWeights, losses, scored);
+    } finally {
+      if (this.perStepBn) this.perStepBn.recording = false;
     }
+
     mg.tidy(() => {
       this.optimizer.step();
       this.optimizer.zeroGrad();
