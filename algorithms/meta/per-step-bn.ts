@@ -1,7 +1,7 @@
 // MAML++ per-step BatchNorm (Antoniou et al. 2019, "How to train your MAML"):
 // every BatchNorm layer gets a separate scale and shift (gamma, beta) and
 // separate running statistics for each inner step. The forward pass of inner
-// step s, and the query pass after update s, use the set of step s; steps past
+// step s and the query pass after update s use the set of step s. Steps past
 // the last trained one (more steps at test time) reuse the last set. The
 // per-step scales and shifts are meta-learned like the initial weights but are
 // not adapted by the inner loop.
