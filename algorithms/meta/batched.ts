@@ -30,6 +30,7 @@ import { Linear } from '../../engine/nn/linear';
 import { FeatureModel } from '../../engine/nn/models';
 import type { Module } from '../../engine/nn/module';
 import { formatShape } from '../../engine/shape';
+import { copyRegion } from '../../kernels/copy';
 import type { ApplyOptions, ParamMap } from './functional';
 
 /** Activations of T tasks: `rows` is [T, n, ...]; `grouped` is [n, T*C, H, W]. */
@@ -267,6 +268,23 @@ export function batchedView(module: Module): BatchedModel | null {
   if (!compiled) return null;
   steps = compiled;
   return view;
+}
+
+/**
+ * Stacks task tensors of one shape along a new leading axis, like mg.stack, but
+ * with buffer copies instead of one copy dispatch per tensor when none of them
+ * requires grad (task data never does).
+ */
+export function stackTasks(tensors: readonly Tensor[]): Tensor {
+  const [first] = tensors;
+  const plain = tensors.every(
+    (t) => !t.requiresGrad && t.dtype === first.dtype && t.shape.join() === first.shape.join(),
+  );
+  if (!plain) return mg.stack(tensors);
+  const out = mg.Tensor.empty([tensors.length, ...first.shape], first.dtype, 'stack');
+  const bytes = first.size * 4;
+  tensors.forEach((t, i) => copyRegion(t.buffer, 0, out.buffer, i * bytes, bytes));
+  return out;
 }
 
 /** Stacks T copies of each parameter along a new leading axis: [T, ...shape], differentiable. */

@@ -7,7 +7,7 @@ import { functionalView, type Module } from '../../engine/nn/module';
 import { Adam, CosineAnnealing, type LRScheduler } from '../../engine/optim/index';
 import { formatShape } from '../../engine/shape';
 import { copyInto } from '../../kernels/optim';
-import { batchedView, stackParams } from './batched';
+import { batchedView, stackParams, stackTasks } from './batched';
 import type { FunctionalModel, LossFn, ParamMap, Task } from './functional';
 import { accuracyOf, type EvalResult, type MetaLearner, type StepResult } from './learner';
 import { Maml, multiStepWeights, type InnerLrMode } from './maml';
@@ -31,6 +31,8 @@ export interface LearnerConfig {
   firstOrderIterations: number;
   /** ANIL: the name prefix of the head, the only part the inner loop adapts. */
   headPrefix: string;
+  /** Run a meta-batch as batches of tasks when the model has a batched view (default true); false loops over tasks. */
+  batchTasks?: boolean;
 }
 
 // The maximum number of floats that one activation of a batched chunk may hold (64 MiB): a
@@ -86,7 +88,7 @@ export class MamlLearner implements MetaLearner {
     const perStep =
       name === 'mamlpp' ? new PerStepBatchNorm(module, Math.max(1, config.innerSteps)) : null;
     this.perStepBn = perStep?.active ? perStep : null;
-    const batched = batchedView(module);
+    const batched = config.batchTasks === false ? null : batchedView(module);
     if (batched && this.perStepBn) this.perStepBn.attach(batched);
     const head = (param: string) => param.startsWith(config.headPrefix);
     // The per-step copies (named `<param>@<step>`) are meta-learned, not adapted.
@@ -246,7 +248,7 @@ export class MamlLearner implements MetaLearner {
         const classes = prediction.shape[prediction.ndim - 1];
         const [flat, truth] = mg.tidy(() => [
           mg.reshape(prediction, [-1, classes]),
-          labels.length === 1 ? labels[0] : mg.concat(labels.map((l) => mg.reshape(l, [-1]))),
+          labels.length === 1 ? labels[0] : mg.reshape(stackTasks(labels), [-1]),
         ]);
         total += (await accuracyOf(flat, truth)) * labels.length;
         if (flat !== prediction) flat.dispose();

@@ -12,7 +12,7 @@
 
 import * as mg from '../../engine/index';
 import type { Tensor } from '../../engine/index';
-import { stackParams, type BatchedModel } from './batched';
+import { stackParams, stackTasks, type BatchedModel } from './batched';
 import type { FunctionalModel, LossFn, ParamMap, Task } from './functional';
 
 export type InnerLrMode =
@@ -239,10 +239,10 @@ export class Maml {
     const T = tasks.length;
     const steps = options.steps ?? this.config.innerSteps;
     const secondOrder = (options.secondOrder ?? true) && !this.config.firstOrder;
-    const supportX = mg.stack(tasks.map((t) => t.supportX));
-    const supportY = mg.stack(tasks.map((t) => t.supportY));
-    const queryX = mg.stack(tasks.map((t) => t.queryX));
-    const queryY = mg.stack(tasks.map((t) => t.queryY));
+    const supportX = stackTasks(tasks.map((t) => t.supportX));
+    const supportY = stackTasks(tasks.map((t) => t.supportY));
+    const queryX = stackTasks(tasks.map((t) => t.queryX));
+    const queryY = stackTasks(tasks.map((t) => t.queryY));
     // The loss functions average over examples. Every task has the same size, so
     // the loss over the flattened [T * n, ...] batch is the mean of the task losses.
     const meanLoss = (prediction: Tensor, target: Tensor) =>

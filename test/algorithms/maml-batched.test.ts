@@ -205,3 +205,40 @@ describe('batched MAML against the per-task loop', () => {
     expect(maml.canBatch(tasks.slice(0, 1))).toBe(true);
   });
 });
+
+describe('second-order step memory', () => {
+  it('grows linearly with inner steps', async () => {
+    mg.manualSeed(4);
+    const net = convNet4({ hidden: 8, outFeatures: 3 });
+    const images = (n: number, seed: number) =>
+      mg.tensor(Float32Array.from(randomArray(n * 28 * 28, seed, 0, 1)), { shape: [n, 1, 28, 28] });
+    const labels = (n: number) => mg.tensor(Int32Array.from({ length: n }, (_, i) => i % 3));
+    const tasks: Task[] = [0, 1].map((t) => ({
+      supportX: images(3, 2 * t),
+      supportY: labels(3),
+      queryX: images(6, 2 * t + 1),
+      queryY: labels(6),
+    }));
+    const peaks: number[] = [];
+    for (const innerSteps of [1, 2, 3, 4]) {
+      const maml = new Maml(
+        functionalView(net),
+        crossEntropy,
+        { innerSteps, innerLr: 0.1 },
+        batchedView(net),
+      );
+      await mg.sync();
+      mg.resetPeakMemory();
+      const base = mg.memory().bytes;
+      mg.tidy(() => maml.batchedTaskLoss(tasks).loss.backward());
+      net.zeroGrad();
+      peaks.push(mg.memory().peakBytes - base);
+    }
+    // Each extra step keeps one more step's activations and gradients on the
+    // tape, the same amount every time: the increments agree, so growth is linear.
+    const increments = peaks.slice(1).map((p, i) => p - peaks[i]);
+    for (const increment of increments) expect(increment).toBeGreaterThan(0);
+    const ratio = Math.max(...increments) / Math.min(...increments);
+    expect(ratio, `peaks ${peaks.join(', ')} bytes`).toBeLessThan(1.5);
+  });
+});
