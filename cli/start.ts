@@ -85,7 +85,8 @@ export async function runStart(options: StartOptions): Promise<void> {
     const batch = sampleSineBatch(rng, metaBatch, shots, shots);
     const tasks = Array.from({ length: metaBatch }, (_, t) => toTask(batch, t));
     const losses = mg.tidy(() => {
-      const meta = maml.metaLoss(tasks);
+      // Tasks of one meta-batch share their shapes, so they run as one batch.
+      const meta = maml.canBatch(tasks) ? maml.batchedTaskLoss(tasks) : maml.metaLoss(tasks);
       meta.loss.backward();
       mamlOptimizer.step();
       mamlOptimizer.zeroGrad();
