@@ -9,7 +9,7 @@
 // Run with `npm run bench:maml` (it builds this file with bench/vite.config.ts,
 // because tsx cannot load the `?raw` WGSL imports). Options: --data-dir DIR for
 // the Omniglot folder, --meta-batch N for the Omniglot meta-batch (default 32),
-// --quick for one timed step per case.
+// --quick for one timed step per case, --sine-only to skip the Omniglot cases.
 
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
@@ -29,6 +29,7 @@ import { OMNIGLOT_DIR } from '../test/data/paths';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+const sineOnly = args.includes('--sine-only');
 const dataDirAt = args.indexOf('--data-dir');
 const dataDir = dataDirAt >= 0 ? args[dataDirAt + 1] : OMNIGLOT_DIR;
 const metaBatchAt = args.indexOf('--meta-batch');
@@ -201,10 +202,16 @@ function torchTimes(): Record<string, number> | null {
     new URL(/* @vite-ignore */ '../../bench/torch_maml.py', import.meta.url),
   );
   try {
-    const flags = [...(quick ? ['--quick'] : []), '--meta-batch', String(OMNIGLOT.metaBatch)];
+    const flags = [
+      ...(quick ? ['--quick'] : []),
+      ...(sineOnly ? ['--sine-only'] : []),
+      '--meta-batch',
+      String(OMNIGLOT.metaBatch),
+    ];
     const out = execFileSync(python, [script, ...flags], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
+      timeout: 30 * 60 * 1000,
     });
     return JSON.parse(out) as Record<string, number>;
   } catch (error) {
@@ -239,37 +246,49 @@ const sineLoop = await timeSteps(
 report.sine = { batched: sineBatched, loop: sineLoop };
 log(`sine: batched ${sineBatched.seconds * 1000} ms, loop ${sineLoop.seconds * 1000} ms`);
 
-// Omniglot 5-way 1-shot, 15 queries, meta-batch 32.
-const omniglot = await makeSource(trainConfig('omniglot'), log);
-const omniglotNet = () =>
-  convNet4({ hidden: 64, outFeatures: OMNIGLOT.ways, inChannels: 1, imageSize: 28 });
-const omniglotRuns: Record<number, { seconds: number; peakBytes: number }> = {};
-for (const steps of [1, 3, 5]) {
-  // Three inner steps are run for the memory figure only. The warm-up step uses
-  // 4 tasks, one chunk of the learner's batched path at these shapes, so its
-  // peak memory is that of a full meta-batch too.
-  const timed = steps === 3 ? 0 : steps === 5 ? Math.min(TIMED, 1) : TIMED;
-  omniglotRuns[steps] = await timeSteps(
-    omniglotNet(),
-    omniglot,
-    OMNIGLOT.metaBatch,
-    learnerConfig(steps, OMNIGLOT.innerLr),
-    timed,
-    Math.min(4, OMNIGLOT.metaBatch),
-  );
-  log(`omniglot ${steps} steps: ${JSON.stringify(omniglotRuns[steps])}`);
+// Omniglot 5-way 1-shot, 15 queries, meta-batch 32 unless --meta-batch says otherwise.
+interface OmniglotReport {
+  runs: Record<number, { seconds: number; peakBytes: number }>;
+  flopsPerStep: Record<number, number>;
+  convRate: number;
 }
-const sample = omniglot.sampleTrain(new Rng(2), 1)[0];
-const flopsPerStep: Record<number, number> = {};
-for (const steps of [1, 5])
-  flopsPerStep[steps] =
-    OMNIGLOT.metaBatch * metaStepFlops(omniglotNet(), sample, steps, OMNIGLOT.innerLr);
-disposeTask(sample);
-const convRate = await convThroughput();
-log(`conv2d benchmark throughput: ${(convRate / 1e9).toFixed(2)} GFLOP/s`);
-report.omniglot = omniglotRuns;
-report.flopsPerStep = flopsPerStep;
-report.convFlopsPerSecond = convRate;
+
+async function benchOmniglot(): Promise<OmniglotReport> {
+  const omniglot = await makeSource(trainConfig('omniglot'), log);
+  const omniglotNet = () =>
+    convNet4({ hidden: 64, outFeatures: OMNIGLOT.ways, inChannels: 1, imageSize: 28 });
+  const runs: Record<number, { seconds: number; peakBytes: number }> = {};
+  for (const steps of [1, 3, 5]) {
+    // Three inner steps are run for the memory figure only. The warm-up step uses
+    // 4 tasks, one chunk of the learner's batched path at these shapes, so its
+    // peak memory is that of a full meta-batch too.
+    let timed = TIMED;
+    if (steps === 3) timed = 0;
+    if (steps === 5) timed = Math.min(TIMED, 1);
+    runs[steps] = await timeSteps(
+      omniglotNet(),
+      omniglot,
+      OMNIGLOT.metaBatch,
+      learnerConfig(steps, OMNIGLOT.innerLr),
+      timed,
+      Math.min(4, OMNIGLOT.metaBatch),
+    );
+    log(`omniglot ${steps} steps: ${JSON.stringify(runs[steps])}`);
+  }
+  const sample = omniglot.sampleTrain(new Rng(2), 1)[0];
+  const flopsPerStep: Record<number, number> = {};
+  for (const steps of [1, 5])
+    flopsPerStep[steps] =
+      OMNIGLOT.metaBatch * metaStepFlops(omniglotNet(), sample, steps, OMNIGLOT.innerLr);
+  disposeTask(sample);
+  log(`FLOPs per meta-step: ${JSON.stringify(flopsPerStep)}`);
+  const convRate = await convThroughput();
+  log(`conv2d benchmark throughput: ${(convRate / 1e9).toFixed(2)} GFLOP/s`);
+  return { runs, flopsPerStep, convRate };
+}
+
+const omniglotReport = sineOnly ? null : await benchOmniglot();
+report.omniglot = omniglotReport;
 
 const torch = torchTimes();
 report.torch = torch;
@@ -280,10 +299,24 @@ console.log(JSON.stringify(report, null, 2));
 
 const ms = (seconds: number) => (seconds * 1000).toFixed(1);
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
-const rate1 = flopsPerStep[1] / omniglotRuns[1].seconds;
-const rate5 = flopsPerStep[5] / omniglotRuns[5].seconds;
 const torchCell = (key: string) => (torch?.[key] ? `${torch[key].toFixed(3)} s` : 'n/a');
 const cpus = os.cpus();
+
+function omniglotLines(result: OmniglotReport | null): string[] {
+  if (!result) return [];
+  const { runs, flopsPerStep, convRate } = result;
+  const rate1 = flopsPerStep[1] / runs[1].seconds;
+  const rate5 = flopsPerStep[5] / runs[5].seconds;
+  return [
+    `| Omniglot 5-way 1-shot, 15 queries, meta-batch ${OMNIGLOT.metaBatch}, 1 step | ${runs[1].seconds.toFixed(2)} s | ${torchCell('omniglot1')} | ${mib(runs[1].peakBytes)} MiB |`,
+    `| Omniglot, 3 steps | not timed | | ${mib(runs[3].peakBytes)} MiB |`,
+    `| Omniglot, 5 steps | ${runs[5].seconds.toFixed(2)} s | ${torchCell('omniglot5')} | ${mib(runs[5].peakBytes)} MiB |`,
+    '',
+    `Omniglot step: ${(flopsPerStep[1] / 1e9).toFixed(1)} GFLOP in convolutions and matrix products (1 step; ${(flopsPerStep[5] / 1e9).toFixed(1)} with 5), counted from the tape, ` +
+      `so ${(rate1 / 1e9).toFixed(2)} GFLOP/s (${(rate5 / 1e9).toFixed(2)} with 5 steps), ` +
+      `${((100 * rate1) / convRate).toFixed(0)}% of the ${(convRate / 1e9).toFixed(2)} GFLOP/s that the engine's conv2d reaches on the kernel benchmark's shapes in the same process (target at least 70%).`,
+  ];
+}
 const lines = [
   '',
   `## ${date}: MAML meta-step speed`,
@@ -299,14 +332,9 @@ const lines = [
   '| --- | --- | --- | --- |',
   `| sinusoid K=10, meta-batch 25, 1 step, batched | ${ms(sineBatched.seconds)} ms | ${torch?.sine ? ms(torch.sine) + ' ms (tasks in a loop)' : 'n/a'} | ${mib(sineBatched.peakBytes)} MiB |`,
   `| sinusoid, the same step with tasks in a loop | ${ms(sineLoop.seconds)} ms | | ${mib(sineLoop.peakBytes)} MiB |`,
-  `| Omniglot 5-way 1-shot, 15 queries, meta-batch ${OMNIGLOT.metaBatch}, 1 step | ${omniglotRuns[1].seconds.toFixed(2)} s | ${torchCell('omniglot1')} | ${mib(omniglotRuns[1].peakBytes)} MiB |`,
-  `| Omniglot, 3 steps | not timed | | ${mib(omniglotRuns[3].peakBytes)} MiB |`,
-  `| Omniglot, 5 steps | ${omniglotRuns[5].seconds.toFixed(2)} s | ${torchCell('omniglot5')} | ${mib(omniglotRuns[5].peakBytes)} MiB |`,
+  ...omniglotLines(omniglotReport),
   '',
-  `Sinusoid step: ${torch?.sine ? (sineBatched.seconds / torch.sine).toFixed(2) : 'n/a'}x PyTorch's time with tasks in a loop (target at most 2x). ` +
-    `Omniglot step: ${(flopsPerStep[1] / 1e9).toFixed(1)} GFLOP in convolutions and matrix products (1 step; ${(flopsPerStep[5] / 1e9).toFixed(1)} with 5), counted from the tape, ` +
-    `so ${(rate1 / 1e9).toFixed(2)} GFLOP/s (${(rate5 / 1e9).toFixed(2)} with 5 steps), ` +
-    `${((100 * rate1) / convRate).toFixed(0)}% of the ${(convRate / 1e9).toFixed(2)} GFLOP/s that the engine's conv2d reaches on the kernel benchmark's shapes in the same process (target at least 70%).`,
+  `Sinusoid step: ${torch?.sine ? (sineBatched.seconds / torch.sine).toFixed(2) : 'n/a'}x PyTorch's time with tasks in a loop (target at most 2x).`,
 ];
 appendFileSync(
   new URL(/* @vite-ignore */ '../../BENCHMARKS.md', import.meta.url),
