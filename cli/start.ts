@@ -9,6 +9,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import * as mg from '../engine/index';
 import { sineMlp } from '../engine/nn/models';
 import { Adam } from '../engine/optim/index';
+import { batchedView } from '../algorithms/meta/batched';
 import { Maml } from '../algorithms/meta/maml';
 import { lossFor } from '../algorithms/meta/learners';
 import { functionalView } from '../engine/nn/module';
@@ -56,7 +57,13 @@ export async function runStart(options: StartOptions): Promise<void> {
 
   const mamlNet = sineMlp({ hidden: [40, 40] });
   const baselineNet = sineMlp({ hidden: [40, 40] });
-  const maml = new Maml(functionalView(mamlNet), mse, { innerSteps: 1, innerLr });
+  // The meta-batch runs as one batch of tasks (see algorithms/meta/batched.ts).
+  const maml = new Maml(
+    functionalView(mamlNet),
+    mse,
+    { innerSteps: 1, innerLr },
+    batchedView(mamlNet),
+  );
   const baseline = new Maml(functionalView(baselineNet), mse, { innerSteps: 1, innerLr });
   const mamlOptimizer = new Adam(mamlNet.parameters(), { lr: 0.001 });
   const baselineOptimizer = new Adam(baselineNet.parameters(), { lr: 0.001 });
@@ -78,7 +85,8 @@ export async function runStart(options: StartOptions): Promise<void> {
     const batch = sampleSineBatch(rng, metaBatch, shots, shots);
     const tasks = Array.from({ length: metaBatch }, (_, t) => toTask(batch, t));
     const losses = mg.tidy(() => {
-      const meta = maml.metaLoss(tasks);
+      // Tasks of one meta-batch share their shapes, so they run as one batch.
+      const meta = maml.canBatch(tasks) ? maml.batchedTaskLoss(tasks) : maml.metaLoss(tasks);
       meta.loss.backward();
       mamlOptimizer.step();
       mamlOptimizer.zeroGrad();

@@ -7,9 +7,11 @@ import { functionalView, type Module } from '../../engine/nn/module';
 import { Adam, CosineAnnealing, type LRScheduler } from '../../engine/optim/index';
 import { formatShape } from '../../engine/shape';
 import { copyInto } from '../../kernels/optim';
+import { batchedView, stackParams, stackTasks } from './batched';
 import type { FunctionalModel, LossFn, ParamMap, Task } from './functional';
 import { accuracyOf, type EvalResult, type MetaLearner, type StepResult } from './learner';
 import { Maml, multiStepWeights, type InnerLrMode } from './maml';
+import { PerStepBatchNorm } from './per-step-bn';
 
 export const META_ALGORITHMS = ['maml', 'fomaml', 'mamlpp', 'metasgd', 'anil', 'reptile'] as const;
 export type MetaAlgorithm = (typeof META_ALGORITHMS)[number];
@@ -29,7 +31,13 @@ export interface LearnerConfig {
   firstOrderIterations: number;
   /** ANIL: the name prefix of the head, the only part the inner loop adapts. */
   headPrefix: string;
+  /** Run a meta-batch as batches of tasks when the model has a batched view (default true); false loops over tasks. */
+  batchTasks?: boolean;
 }
+
+// The maximum number of floats that one activation of a batched chunk may hold (64 MiB): a
+// second-order step keeps several such tensors per layer on the tape.
+const BATCH_ELEMENTS = 16 * 1024 * 1024;
 
 export function lossFor(kind: TaskKind): LossFn {
   return kind === 'classification'
@@ -58,6 +66,8 @@ export class MamlLearner implements MetaLearner {
   private readonly scheduler: LRScheduler | null;
   private readonly kind: TaskKind;
   private readonly config: LearnerConfig;
+  /** MAML++ per-step BatchNorm tensors; null for the other algorithms and for models without BatchNorm. */
+  private readonly perStepBn: PerStepBatchNorm | null;
 
   constructor(
     name: Exclude<MetaAlgorithm, 'reptile'>,
@@ -74,14 +84,28 @@ export class MamlLearner implements MetaLearner {
       mamlpp: 'per-layer-per-step',
     };
     const innerLrMode = innerLrModes[name] ?? 'fixed';
-    this.maml = new Maml(functionalView(module), lossFor(kind), {
-      innerSteps: config.innerSteps,
-      innerLr: config.innerLr,
-      firstOrder: name === 'fomaml',
-      innerLrMode,
-      multiStepLoss: name === 'mamlpp',
-      adapted: name === 'anil' ? (param) => param.startsWith(config.headPrefix) : undefined,
-    });
+    // MAML++ gives each inner step its own BatchNorm scale, shift and running statistics.
+    const perStep =
+      name === 'mamlpp' ? new PerStepBatchNorm(module, Math.max(1, config.innerSteps)) : null;
+    this.perStepBn = perStep?.active ? perStep : null;
+    const batched = config.batchTasks === false ? null : batchedView(module);
+    if (batched && this.perStepBn) this.perStepBn.attach(batched);
+    const head = (param: string) => param.startsWith(config.headPrefix);
+    // The per-step copies (named `<param>@<step>`) are meta-learned, not adapted.
+    const notPerStep = (param: string) => !param.includes('@');
+    this.maml = new Maml(
+      this.perStepBn ?? functionalView(module),
+      lossFor(kind),
+      {
+        innerSteps: config.innerSteps,
+        innerLr: config.innerLr,
+        firstOrder: name === 'fomaml',
+        innerLrMode,
+        multiStepLoss: name === 'mamlpp',
+        adapted: name === 'anil' ? head : this.perStepBn ? notPerStep : undefined,
+      },
+      batched,
+    );
     this.optimizer = new Adam([...this.maml.metaParameters().values()], { lr: config.metaLr });
     // MAML++ anneals the meta learning rate with a cosine schedule.
     this.scheduler =
@@ -93,20 +117,94 @@ export class MamlLearner implements MetaLearner {
         : null;
   }
 
+  // Splits a meta-batch into chunks that run as one batch each. A chunk's largest
+  // activation is kept under BATCH_ELEMENTS floats, measured once per task shape
+  // by a forward pass of one task without the tape.
+  private chunks(tasks: Task[]): Task[][] {
+    if (!this.maml.canBatch(tasks)) return tasks.map((t) => [t]);
+    const perTask = this.largestActivation(tasks[0]);
+    const size = Math.max(1, Math.min(tasks.length, Math.floor(BATCH_ELEMENTS / perTask)));
+    const chunks: Task[][] = [];
+    for (let i = 0; i < tasks.length; i += size) chunks.push(tasks.slice(i, i + size));
+    return chunks;
+  }
+
+  private readonly activationSizes = new Map<string, number>();
+
+  private largestActivation(task: Task): number {
+    const key = [task.supportX, task.queryX].map((x) => x.shape.join('x')).join();
+    let size = this.activationSizes.get(key);
+    if (size === undefined) {
+      size = 0;
+      for (const x of [task.supportX, task.queryX]) {
+        const sizes = mg.tidy(() =>
+          mg.noGrad(() => {
+            const trace: number[] = [];
+            this.maml.batched!.apply(stackParams(this.maml.model.params, 1), mg.unsqueeze(x, 0), {
+              trace,
+            });
+            return trace;
+          }),
+        );
+        size = Math.max(size, x.size, ...sizes);
+      }
+      this.activationSizes.set(key, size);
+    }
+    return size;
+  }
+
+  // MAML++ per-step BatchNorm copies and statistics, by their `<name>@<step>` names.
+  private perStepTensors(): [string, Tensor][] {
+    if (!this.perStepBn) return [];
+    return [
+      ...[...this.perStepBn.params].filter(([name]) => name.includes('@')),
+      ...this.perStepBn.statistics,
+    ];
+  }
+
   stateTensors(): ParamMap {
     return new Map([
       ...this.module.stateDict(),
       ...[...this.maml.innerLrs].map(([n, t]) => [`innerLr.${n}`, t] as [string, Tensor]),
+      ...this.perStepTensors(),
     ]);
   }
 
   loadStateTensors(tensors: ParamMap): void {
     copyChecked(this.stateTensors(), tensors, `${this.name} checkpoint`);
     this.module.loadStateDict(
-      new Map([...tensors].filter(([name]) => !name.startsWith('innerLr.'))),
+      new Map([...tensors].filter(([name]) => !name.startsWith('innerLr.') && !name.includes('@'))),
     );
     for (const [name, lr] of this.maml.innerLrs)
       copyInto(tensors.get(`innerLr.${name}`)!.buffer, lr.buffer, lr.size * 4);
+    for (const [name, target] of this.perStepTensors())
+      copyInto(tensors.get(name)!.buffer, target.buffer, target.size * 4);
+  }
+
+  // Runs the meta-batch chunk by chunk, accumulating each chunk's share of the
+  // meta-gradient into .grad and collecting its loss and query predictions.
+  private async accumulate(
+    chunks: Task[][],
+    taskCount: number,
+    secondOrder: boolean,
+    stepWeights: number[] | undefined,
+    losses: Tensor[],
+    scored: { prediction: Tensor; labels: Tensor[] }[],
+  ): Promise<void> {
+    for (const chunk of chunks) {
+      const share = chunk.length / taskCount;
+      const result = mg.tidy(() => {
+        const { loss, prediction } =
+          chunk.length > 1 || this.maml.canBatch(chunk)
+            ? this.maml.batchedTaskLoss(chunk, { secondOrder, stepWeights })
+            : this.maml.taskLoss(chunk[0], { secondOrder, stepWeights });
+        mg.mul(loss, share).backward();
+        return { loss: mg.mul(loss.detach(), share), prediction: prediction.detach() };
+      });
+      losses.push(result.loss);
+      scored.push({ prediction: result.prediction, labels: chunk.map((t) => t.queryY) });
+      await mg.yieldEventLoop();
+    }
   }
 
   async trainStep(tasks: Task[], iteration: number): Promise<StepResult> {
@@ -116,37 +214,50 @@ export class MamlLearner implements MetaLearner {
         ? multiStepWeights(this.config.innerSteps, iteration, this.config.mslAnnealIterations)
         : undefined;
 
-    // One task at a time: each task's share of the meta-loss is differentiated and
-    // accumulated into .grad, so only one task's graph is alive at once, and the
-    // event loop turns between tasks (Dawn needs it to, see yieldEventLoop).
+    // The meta-batch runs in chunks of tasks: each chunk's share of the meta-loss is
+    // differentiated and accumulated into .grad, so only one chunk's graph is alive
+    // at once, and the event loop turns between chunks (Dawn needs it to, see
+    // yieldEventLoop). With a batched view a chunk is many tasks in single
+    // dispatches; otherwise it is one task.
     const losses: Tensor[] = [];
-    const predictions: Tensor[] = [];
-    for (const task of tasks) {
-      const result = mg.tidy(() => {
-        const { loss, prediction } = this.maml.taskLoss(task, { secondOrder, stepWeights });
-        mg.mul(loss, 1 / tasks.length).backward();
-        return { loss: loss.detach(), prediction: prediction.detach() };
-      });
-      losses.push(result.loss);
-      predictions.push(result.prediction);
-      await mg.yieldEventLoop();
+    const scored: { prediction: Tensor; labels: Tensor[] }[] = [];
+    // Chunks are sized before recording starts, because sizing runs a forward pass.
+    const chunks = this.chunks(tasks);
+    if (this.perStepBn) this.perStepBn.recording = true;
+    try {
+      await this.accumulate(chunks, tasks.length, secondOrder, stepWeights, losses, scored);
+    } finally {
+      if (this.perStepBn) this.perStepBn.recording = false;
     }
+
     mg.tidy(() => {
       this.optimizer.step();
       this.optimizer.zeroGrad();
     });
-    const loss = mg.tidy(() => mg.mul(mg.stack(losses).sum(), 1 / tasks.length));
+    const loss = mg.tidy(() => mg.stack(losses).sum());
     for (const t of losses) t.dispose();
     this.scheduler?.step();
 
     const value = await loss.item();
     let accuracy: number | undefined;
     if (this.kind === 'classification') {
-      const scores = await Promise.all(predictions.map((p, i) => accuracyOf(p, tasks[i].queryY)));
-      accuracy = scores.reduce((a, b) => a + b, 0) / scores.length;
+      // Every chunk contains whole tasks of equal query counts, so the mean over
+      // chunks, weighted by tasks, is the mean of the per-task accuracies.
+      let total = 0;
+      for (const { prediction, labels } of scored) {
+        const classes = prediction.shape[prediction.ndim - 1];
+        const [flat, truth] = mg.tidy(() => [
+          mg.reshape(prediction, [-1, classes]),
+          labels.length === 1 ? labels[0] : mg.reshape(stackTasks(labels), [-1]),
+        ]);
+        total += (await accuracyOf(flat, truth)) * labels.length;
+        if (flat !== prediction) flat.dispose();
+        if (labels.length > 1) truth.dispose();
+      }
+      accuracy = total / tasks.length;
     }
     loss.dispose();
-    for (const p of predictions) p.dispose();
+    for (const { prediction } of scored) prediction.dispose();
     return { loss: value, accuracy };
   }
 

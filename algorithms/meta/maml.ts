@@ -12,6 +12,7 @@
 
 import * as mg from '../../engine/index';
 import type { Tensor } from '../../engine/index';
+import { stackParams, stackTasks, type BatchedModel } from './batched';
 import type { FunctionalModel, LossFn, ParamMap, Task } from './functional';
 
 export type InnerLrMode =
@@ -76,11 +77,19 @@ export class Maml {
   readonly loss: LossFn;
   /** Learned step sizes by name: `<param>` (per-parameter) or `<param>@<step>` (per-layer-per-step). */
   readonly innerLrs: ParamMap = new Map();
+  /** The batched view of the model, which runs a meta-batch in single dispatches; null keeps the per-task loop. */
+  readonly batched: BatchedModel | null;
 
-  constructor(model: FunctionalModel, loss: LossFn, config: Partial<MamlConfig> = {}) {
+  constructor(
+    model: FunctionalModel,
+    loss: LossFn,
+    config: Partial<MamlConfig> = {},
+    batched: BatchedModel | null = null,
+  ) {
     this.config = { ...MAML_DEFAULTS, ...config };
     this.model = model;
     this.loss = loss;
+    this.batched = batched;
     const { innerSteps, innerLr, innerLrMode } = this.config;
     if (!Number.isInteger(innerSteps) || innerSteps < 0)
       throw new Error(`MAML: innerSteps ${innerSteps} must be a non-negative integer.`);
@@ -131,16 +140,29 @@ export class Maml {
     steps: number,
     createGraph: boolean,
   ): ParamMap[] {
-    const trajectory: ParamMap[] = [this.model.params];
+    return this.innerLoop(
+      this.model.params,
+      (params, s) => this.loss(this.model.apply(params, task.supportX, { step: s }), task.supportY),
+      steps,
+      createGraph,
+    );
+  }
+
+  // The inner SGD steps shared by the per-task and the batched paths: `supportLoss`
+  // is one task's loss, or the sum of T tasks' losses over stacked parameters,
+  // whose gradient contains each task's own gradient in its slice.
+  private innerLoop(
+    initial: ParamMap,
+    supportLoss: (params: ParamMap, step: number) => Tensor,
+    steps: number,
+    createGraph: boolean,
+  ): ParamMap[] {
+    const trajectory: ParamMap[] = [initial];
     const adaptedNames = this.adaptedParams().map(([name]) => name);
-    let params = this.model.params;
+    let params = initial;
     for (let s = 0; s < steps; s++) {
-      const supportLoss = this.loss(
-        this.model.apply(params, task.supportX, { step: s }),
-        task.supportY,
-      );
       const current = adaptedNames.map((name) => params.get(name)!);
-      const grads = mg.grad(supportLoss, current, {
+      const grads = mg.grad(supportLoss(params, s), current, {
         createGraph,
         retainGraph: createGraph,
         allowUnused: true,
@@ -186,11 +208,83 @@ export class Maml {
     return { loss: this.loss(prediction, task.queryY), prediction };
   }
 
+  /**
+   * True when `tasks` can run as one batch: a batched view exists and every
+   * task's tensors have the same shapes (equal ways, shots and queries).
+   */
+  canBatch(tasks: Task[]): boolean {
+    if (!this.batched || tasks.length === 0) return false;
+    const key = (t: Task) =>
+      [t.supportX, t.supportY, t.queryX, t.queryY].map((x) => x.shape.join('x')).join();
+    const first = key(tasks[0]);
+    return tasks.every((t) => key(t) === first);
+  }
+
+  /**
+   * The mean outer loss of `tasks`, computed for all of them at once through the
+   * batched view: the initial parameters are stacked T times, so the gradient of
+   * this loss with respect to them is the sum over tasks (the per-task loop's
+   * meta-gradient), and each task adapts its own slice. Returns the query
+   * predictions as [T, queries, ...].
+   */
+  batchedTaskLoss(
+    tasks: Task[],
+    options: { secondOrder?: boolean; stepWeights?: number[]; steps?: number } = {},
+  ): { loss: Tensor; prediction: Tensor } {
+    const batched = this.batched;
+    if (!batched || !this.canBatch(tasks))
+      throw new Error(
+        'MAML: batchedTaskLoss needs a batched view and tasks of equal shapes; check canBatch(tasks) and use taskLoss per task otherwise.',
+      );
+    const T = tasks.length;
+    const steps = options.steps ?? this.config.innerSteps;
+    const secondOrder = (options.secondOrder ?? true) && !this.config.firstOrder;
+    const supportX = stackTasks(tasks.map((t) => t.supportX));
+    const supportY = stackTasks(tasks.map((t) => t.supportY));
+    const queryX = stackTasks(tasks.map((t) => t.queryX));
+    const queryY = stackTasks(tasks.map((t) => t.queryY));
+    // The loss functions average over examples. Every task has the same size, so
+    // the loss over the flattened [T * n, ...] batch is the mean of the task losses.
+    const meanLoss = (prediction: Tensor, target: Tensor) =>
+      this.loss(
+        mg.reshape(prediction, [-1, ...prediction.shape.slice(2)]),
+        mg.reshape(target, [-1, ...target.shape.slice(2)]),
+      );
+    const trajectory = this.innerLoop(
+      stackParams(this.model.params, T),
+      (params, s) => mg.mul(meanLoss(batched.apply(params, supportX, { step: s }), supportY), T),
+      steps,
+      secondOrder,
+    );
+
+    if (this.config.multiStepLoss && options.stepWeights && steps > 0) {
+      let total: Tensor | null = null;
+      let prediction: Tensor | null = null;
+      for (let s = 1; s <= steps; s++) {
+        prediction = batched.apply(trajectory[s], queryX, { step: s - 1 });
+        const term = mg.mul(meanLoss(prediction, queryY), options.stepWeights[s - 1]);
+        total = total ? mg.add(total, term) : term;
+      }
+      return { loss: total!, prediction: prediction! };
+    }
+    const prediction = batched.apply(trajectory[steps], queryX, { step: steps });
+    return { loss: meanLoss(prediction, queryY), prediction };
+  }
+
   /** The meta-loss of a meta-batch: the mean of the tasks' outer losses. */
   metaLoss(
     tasks: Task[],
     options: { secondOrder?: boolean; stepWeights?: number[] } = {},
   ): { loss: Tensor; predictions: Tensor[] } {
+    if (this.canBatch(tasks)) {
+      const { loss, prediction } = this.batchedTaskLoss(tasks, options);
+      const predictions = tasks.map((_, t) =>
+        mg.reshape(mg.narrow(prediction, 0, t, 1), prediction.shape.slice(1)),
+      );
+      return { loss, predictions };
+    }
+    // NOTE: tasks of different shapes, or a model without a batched view
+    // (residual blocks, Dropout, recurrent cells), run one task at a time.
     let total: Tensor | null = null;
     const predictions: Tensor[] = [];
     for (const task of tasks) {
