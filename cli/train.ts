@@ -81,6 +81,7 @@ export async function makeSource(
     ways: config.ways,
     shots: config.shots,
     queries: config.queries,
+    trainWays: typeof config.options?.trainWays === 'number' ? config.options.trainWays : undefined,
     onProgress: (done, total) => {
       if (!bar) {
         log('Decoding Omniglot (cached for later runs)');

@@ -2,6 +2,7 @@
 // A name declared twice is an error at load time, not a silent override.
 
 import { UsageError } from '../errors';
+import { metricAlgorithms } from './metric';
 import { optimizationAlgorithms } from './optimization';
 import type { AlgorithmOption, AlgorithmSpec } from './spec';
 
@@ -16,7 +17,7 @@ function register(...families: AlgorithmSpec[][]): ReadonlyMap<string, Algorithm
   return table;
 }
 
-export const ALGORITHMS = register(optimizationAlgorithms);
+export const ALGORITHMS = register(optimizationAlgorithms, metricAlgorithms);
 
 export function algorithmNames(): string[] {
   return [...ALGORITHMS.keys()];
