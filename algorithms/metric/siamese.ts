@@ -3,7 +3,7 @@
 // scores "same class", trained with binary cross-entropy. The contrastive-loss
 // option (Hadsell et al. 2006) drops the logistic unit and pulls same-class
 // embeddings together and pushes others at least a margin apart. Pairs are
-// every (query, support) pair of an episode, and N-way evaluation picks the
+// every pair of distinct images in an episode, and N-way evaluation picks the
 // class of the support image with the highest same-class score.
 
 import * as mg from '../../engine/index';
@@ -13,7 +13,6 @@ import type { FeatureModel } from '../../engine/nn/models';
 import type { Task } from '../meta/functional';
 import {
   checkEmbedding,
-  embedEpisode,
   MetricLearner,
   type EpisodeOutput,
   type MetricConfig,
@@ -28,13 +27,21 @@ export interface SiameseConfig extends MetricConfig {
   margin: number;
 }
 
-/** Per-pair weights that give same-class and different-class pairs half the loss each. */
+/**
+ * Per-pair weights over the n x n pairs of an episode's images: zero on the
+ * diagonal (an image with itself), and otherwise same-class and
+ * different-class pairs get half the loss each.
+ */
 function balancedWeights(targets: Tensor): Tensor {
-  const positives = mg.sum(targets);
-  const negatives = mg.sub(targets.size, positives);
+  const n = targets.shape[0];
+  const offDiagonal = mg.sub(1, mg.eye(n));
+  const positives = mg.mul(targets, offDiagonal);
+  const negatives = mg.sub(1, targets);
+  const positiveCount = mg.maximum(mg.sum(positives), 1);
+  const negativeCount = mg.maximum(mg.sum(negatives), 1);
   return mg.add(
-    mg.div(targets, mg.mul(mg.maximum(positives, 1), 2)),
-    mg.div(mg.sub(1, targets), mg.mul(mg.maximum(negatives, 1), 2)),
+    mg.div(positives, mg.mul(positiveCount, 2)),
+    mg.div(negatives, mg.mul(negativeCount, 2)),
   );
 }
 
@@ -60,28 +67,23 @@ export class SiameseLearner extends MetricLearner {
   }
 
   /**
-   * Returns the pair scores [queries, supports], higher for "same class": the
-   * logit of the logistic unit, or the negative squared distance for the
-   * contrastive loss; and the pair loss against same-class targets.
+   * Scores every ordered pair of the embeddings [n, d], higher for "same
+   * class": the logit of the logistic unit, or the negative squared distance
+   * for the contrastive loss. Returns the scores [n, n] and the balanced pair
+   * loss against the same-class targets of `labels` [n].
    */
-  pairs(
-    support: Tensor,
-    supportY: Tensor,
-    query: Tensor,
-    queryY: Tensor,
-    ways: number,
-  ): { scores: Tensor; loss: Tensor } {
-    const targets = mg.matmulT(mg.oneHot(queryY, ways), mg.oneHot(supportY, ways), false, true);
+  pairs(embeddings: Tensor, labels: Tensor, ways: number): { scores: Tensor; loss: Tensor } {
+    const oneHot = mg.oneHot(labels, ways);
+    const targets = mg.matmulT(oneHot, oneHot, false, true);
     const weights = balancedWeights(targets);
+    const [n, d] = embeddings.shape;
     if (this.head) {
-      const [q, d] = query.shape;
-      const s = support.shape[0];
-      const l1 = mg.abs(mg.sub(mg.unsqueeze(query, 1), mg.unsqueeze(support, 0)));
-      const logits = mg.reshape(this.head.forward(mg.reshape(l1, [q * s, d])), [q, s]);
+      const l1 = mg.abs(mg.sub(mg.unsqueeze(embeddings, 1), mg.unsqueeze(embeddings, 0)));
+      const logits = mg.reshape(this.head.forward(mg.reshape(l1, [n * n, d])), [n, n]);
       const losses = mg.binaryCrossEntropyWithLogits(logits, targets, { reduction: 'none' });
       return { scores: logits, loss: mg.sum(mg.mul(weights, losses)) };
     }
-    const squared = mg.pairwiseSquaredEuclidean(query, support);
+    const squared = mg.pairwiseSquaredEuclidean(embeddings, embeddings);
     // The small constant keeps the square root differentiable at distance 0.
     const distance = mg.sqrt(mg.add(squared, 1e-12));
     const shortfall = mg.relu(mg.sub(this.margin, distance));
@@ -99,10 +101,23 @@ export class SiameseLearner extends MetricLearner {
     return mg.max(mg.add(mg.unsqueeze(pairScores, 2), mask), 1);
   }
 
+  /**
+   * Trains on every pair of the episode's images, support and query alike,
+   * and scores each query against the support images.
+   */
   episode(task: Task, ways: number): EpisodeOutput {
-    const { support, query } = embedEpisode((x) => this.embedding.forward(x), task);
-    checkEmbedding('siamese', support);
-    const { scores, loss } = this.pairs(support, task.supportY, query, task.queryY, ways);
-    return { loss, scores: this.classScores(scores.detach(), task.supportY, ways) };
+    const supportCount = task.supportX.shape[0];
+    const queryCount = task.queryX.shape[0];
+    const embeddings = this.embedding.forward(mg.concat([task.supportX, task.queryX], 0));
+    checkEmbedding('siamese', embeddings);
+    const labels = mg.concat([task.supportY, task.queryY], 0);
+    const { scores, loss } = this.pairs(embeddings, labels, ways);
+    const queryScores = mg.narrow(
+      mg.narrow(scores.detach(), 0, supportCount, queryCount),
+      1,
+      0,
+      supportCount,
+    );
+    return { loss, scores: this.classScores(queryScores, task.supportY, ways) };
   }
 }
