@@ -1,6 +1,6 @@
-// What the metric-based learners share: reading the episode's classes, class
-// means of embeddings, and a training step that differentiates one episode at
-// a time and updates every module with Adam.
+// Shared parts of the metric-based learners: the episode's class count, class
+// sums and means of embeddings, and a training step that differentiates one
+// episode at a time and updates every module with Adam.
 
 import * as mg from '../../engine/index';
 import type { Tensor } from '../../engine/index';
@@ -67,7 +67,7 @@ export function classMeans(x: Tensor, labels: Tensor, ways: number): Tensor {
   return mg.div(mg.matmulT(oneHot, x, true, false), counts);
 }
 
-/** Embeds support and query images in one forward pass, so BatchNorm sees the whole episode. */
+/** Embeds support and query images in one forward pass, so BatchNorm normalizes over the whole episode. */
 export function embedEpisode(
   embed: (x: Tensor) => Tensor,
   task: Task,
@@ -93,10 +93,10 @@ export function argmaxAccuracy(scores: Float32Array, labels: Int32Array, ways: n
 }
 
 /**
- * The training loop shared by the metric-based learners: each subclass defines
- * its modules and the loss of one episode; training takes one Adam step per
- * meta-batch on the mean episode loss, and evaluation runs in eval mode
- * (BatchNorm with running statistics) without gradients.
+ * The training loop shared by the metric-based learners. Each subclass defines
+ * its modules and the loss of one episode. Training takes one Adam step per
+ * meta-batch on the mean episode loss. Evaluation runs in eval mode (BatchNorm
+ * with running statistics) without gradients.
  */
 export abstract class MetricLearner implements MetaLearner {
   abstract readonly name: string;
@@ -113,8 +113,8 @@ export abstract class MetricLearner implements MetaLearner {
   /** Builds the loss and the query scores of one episode of `ways` classes, on the tape unless under noGrad. */
   abstract episode(task: Task, ways: number): EpisodeOutput;
 
-  /** Returns query accuracy from the episode's scores; Siamese networks override it to pool scores per class. */
-  protected async accuracy(scores: Tensor, task: Task, ways: number): Promise<number> {
+  /** Returns the query accuracy of the episode's scores [queries, ways]. */
+  private async accuracy(scores: Tensor, task: Task, ways: number): Promise<number> {
     const [values, labels] = await Promise.all([scores.data(), task.queryY.data()]);
     return argmaxAccuracy(values as Float32Array, labels as Int32Array, ways);
   }
