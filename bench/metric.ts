@@ -4,12 +4,12 @@
 // episode's sizes, beside the same computations in PyTorch on the CPU
 // (bench/torch_metric.py through /usr/bin/python3). Prints one JSON object.
 //
-// Run with:
+// Run from the repository root with:
 //   npx vite build --config bench/vite.config.ts --logLevel warn && node dist/bench/metric.js [WAYS SHOTS QUERIES REPETITIONS]
 
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import * as mg from '../engine/index';
 import type { Task } from '../algorithms/meta/functional';
 import { ProtoNetLearner } from '../algorithms/metric/protonet';
@@ -80,7 +80,8 @@ async function distanceMs(): Promise<number> {
 await distanceMs();
 const distanceTimes = [await distanceMs(), await distanceMs(), await distanceMs()];
 
-const script = fileURLToPath(new URL('../../bench/torch_metric.py', import.meta.url));
+// Resolved from the working directory, because the command runs from the repository root.
+const script = resolve('bench', 'torch_metric.py');
 let torch: Record<string, unknown> | null = null;
 try {
   const output = execFileSync(
