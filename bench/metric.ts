@@ -1,7 +1,7 @@
-// Metric-learning speed benchmark: one Prototypical Networks training episode
-// (forward and backward) with the 4-block 64-channel conv net on 1x28x28
-// inputs, and the pairwise squared Euclidean distance kernel alone at the
-// episode's sizes, beside the same computations in PyTorch on the CPU
+// Metric-learning speed benchmark. It times one Prototypical Networks training
+// episode (forward and backward) with the 4-block 64-channel conv net on
+// 1x28x28 inputs, and the pairwise squared Euclidean distance kernel alone at
+// the episode's sizes. PyTorch runs the same computations on the CPU
 // (bench/torch_metric.py through /usr/bin/python3). Prints one JSON object.
 //
 // Run from the repository root with:

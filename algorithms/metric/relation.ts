@@ -1,7 +1,7 @@
 // Relation Networks (Sung et al. 2018): an embedding module turns images into
-// feature maps, a class's feature map is the sum of its support maps, and a
+// feature maps, and a class's feature map is the sum of its support maps. A
 // learned relation module scores each concatenated (class, query) pair in
-// [0, 1]; training regresses the scores onto one-hot targets with MSE.
+// [0, 1], and training regresses the scores onto one-hot targets with MSE.
 
 import * as mg from '../../engine/index';
 import type { Tensor } from '../../engine/index';
@@ -90,7 +90,7 @@ export class RelationNetLearner extends MetricLearner {
     const [, channels, height, width] = support.shape;
     const queries = query.shape[0];
     const classes = classSums(support, supportY, ways);
-    // Pair p = q * ways + c holds [class c, query q] stacked along the channels.
+    // Pair p = q * ways + c is [class c, query q] stacked along the channels.
     const map = [channels, height, width];
     const classSide = mg.expand(mg.unsqueeze(classes, 0), [queries, ways, ...map]);
     const querySide = mg.expand(mg.unsqueeze(query, 1), [queries, ways, ...map]);

@@ -1,7 +1,7 @@
 // The metric-based family: Prototypical, Matching, Relation and Siamese networks.
-// They learn an embedding and compare queries with the support set, with no
-// inner loop, so --inner-steps and --inner-lr do not apply; each trains on one
-// episode per Adam step, as the papers do.
+// They learn an embedding and compare queries with the support set. They have
+// no inner loop, so --inner-steps and --inner-lr do not apply. Each trains on
+// one episode per Adam step, as the papers do.
 
 import { createMetricLearner, METRIC_ALGORITHMS } from '../../algorithms/metric/index';
 import type { MetricAlgorithm } from '../../algorithms/metric/index';
