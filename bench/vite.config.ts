@@ -1,8 +1,8 @@
 import { defineConfig } from 'vite';
 import base from '../vite.config';
 
-// Builds bench/maml.ts into dist/bench/ with the library build's settings (WGSL
-// inlined, dependencies external), so Node can run it.
+// Builds the bench scripts (maml.ts, metric.ts) into dist/bench/ with the library build settings
+// (WGSL inlined, dependencies external), so Node can run them.
 export default defineConfig({
   ...base,
   build: {
@@ -10,6 +10,6 @@ export default defineConfig({
     outDir: 'dist/bench',
     emptyOutDir: true,
     sourcemap: false,
-    lib: { entry: { maml: 'bench/maml.ts' }, formats: ['es'] },
+    lib: { entry: { maml: 'bench/maml.ts', metric: 'bench/metric.ts' }, formats: ['es'] },
   },
 });

@@ -23,6 +23,7 @@ import {
   type TrainOutcome,
   type TrainConfig,
 } from './train';
+import { evaluateLakeRuns } from './lake';
 import { runStart } from './start';
 import { runCompare } from './compare';
 import { registerTransfer } from './transfer/index';
@@ -362,7 +363,11 @@ export function program(): Command {
     )
     .argument('<run-dir>', 'a folder written by metagrad train')
     .option('--episodes <n>', 'test episodes', '600')
-    .action(async (runDir: string, flags: { episodes: string }) => {
+    .option(
+      '--lake <zip>',
+      "also score Lake's 20-way one-shot runs in this all_runs.zip; writes lake.json",
+    )
+    .action(async (runDir: string, flags: { episodes: string; lake?: string }) => {
       const episodes = parseNumber('--episodes', flags.episodes, 'integer', 1);
       const config = await readConfig(runDir);
       config.out = resolve(runDir);
@@ -370,6 +375,8 @@ export function program(): Command {
       const source = await makeSource(config, (line) => console.log(line));
       const { learner } = learnerFor(config, source);
       const state = await loadCheckpoint(config.out, 'model', learner, false);
+      if (flags.lake)
+        console.log(await evaluateLakeRuns(config, source, learner, resolve(flags.lake)));
       const test = await evaluateTasks(learner, source, 'test', episodes, config.seed);
       await writeResult(config.out, config, source, test, state.best);
       console.log(formatResult(source, test, config));

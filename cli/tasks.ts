@@ -6,6 +6,7 @@ import type { Task } from '../algorithms/meta/functional';
 import type { TaskKind } from '../algorithms/meta/learners';
 import {
   checkEpisodeShape,
+  EpisodeShapeError,
   fixedEpisodes,
   materialize,
   omniglotSplits,
@@ -84,6 +85,8 @@ export function sineSource(options: SineSourceOptions): TaskSource {
 export interface OmniglotSourceOptions extends EpisodeShape {
   dataDir: string;
   split: 'vinyals' | 'lake';
+  /** Ways of the training episodes when they differ from `ways` (Prototypical Networks train 60-way); 0 or absent uses `ways`. */
+  trainWays?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -110,14 +113,22 @@ export async function omniglotSource(options: OmniglotSourceOptions): Promise<Ta
     shots: options.shots,
     queries: options.queries,
   };
-  for (const split of [splits.train, splits.val, splits.test]) checkEpisodeShape(split, shape);
+  const trainShape: EpisodeShape = { ...shape, ways: options.trainWays || options.ways };
+  try {
+    checkEpisodeShape(splits.train, trainShape);
+  } catch (error) {
+    // The training ways came from --train-ways when it is set, so name that option.
+    if (!(error instanceof EpisodeShapeError) || !options.trainWays) throw error;
+    throw new EpisodeShapeError(error.message.replace('--ways', '--train-ways'));
+  }
+  for (const split of [splits.val, splits.test]) checkEpisodeShape(split, shape);
   return {
     kind: 'classification',
     inputShape: [1, data.size, data.size],
     outputs: options.ways,
     sampleTrain: (rng, count) =>
       Array.from({ length: count }, () =>
-        episodeTask(splits.train, sampleEpisode(splits.train, shape, rng), shape),
+        episodeTask(splits.train, sampleEpisode(splits.train, trainShape, rng), trainShape),
       ),
     fixed(which, count, seed) {
       const split = which === 'val' ? splits.val : splits.test;

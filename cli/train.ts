@@ -95,6 +95,7 @@ export async function makeSource(
     ways: config.ways,
     shots: config.shots,
     queries: config.queries,
+    trainWays: typeof config.options?.trainWays === 'number' ? config.options.trainWays : undefined,
     onProgress,
   });
   return source;

@@ -153,10 +153,11 @@ export function checkEpisodeShape(split: ClassSplit, shape: EpisodeShape): void 
       `--ways ${ways} is more than the ${split.classes.length} classes of the ${split.name} split; use at most ${split.classes.length}.`,
     );
   }
-  const fewest = Math.min(...split.classes.map((c) => c.images.length));
+  const smallest = split.classes.reduce((a, b) => (b.images.length < a.images.length ? b : a));
+  const fewest = smallest.images.length;
   if (shots + queries > fewest) {
     throw new EpisodeShapeError(
-      `--shots ${shots} plus --queries ${queries} is more than the ${fewest} images of the smallest class in the ${split.name} split; ` +
+      `--shots ${shots} plus --queries ${queries} is more than the ${fewest} images of the smallest class in the ${split.name} split (${smallest.name}); ` +
         `use shots + queries <= ${fewest}.`,
     );
   }

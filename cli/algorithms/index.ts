@@ -2,6 +2,7 @@
 // A name declared twice is an error at load time, not a silent override.
 
 import { UsageError } from '../errors';
+import { metricAlgorithms } from './metric';
 import { modelAlgorithms } from './model';
 import { optimizationAlgorithms } from './optimization';
 import type { AlgorithmOption, AlgorithmSpec } from './spec';
@@ -17,7 +18,7 @@ function register(...families: AlgorithmSpec[][]): ReadonlyMap<string, Algorithm
   return table;
 }
 
-export const ALGORITHMS = register(optimizationAlgorithms, modelAlgorithms);
+export const ALGORITHMS = register(optimizationAlgorithms, metricAlgorithms, modelAlgorithms);
 
 export function algorithmNames(): string[] {
   return [...ALGORITHMS.keys()];

@@ -64,6 +64,11 @@ export interface ConvNet4Options extends HeadOptions {
   imageSize?: number;
   /** Options of every BatchNorm layer, e.g. trackRunningStats: false to always use batch statistics. */
   batchNorm?: BatchNormOptions;
+  /**
+   * How many blocks, counted from the first, end in the 2x2 max-pool (default 4).
+   * Relation Networks pool only the first two, so a 28x28 input keeps 7x7 feature maps.
+   */
+  pooledBlocks?: number;
 }
 
 /**
@@ -75,20 +80,25 @@ export function convNet4(options: ConvNet4Options = {}): FeatureModel {
   const inChannels = options.inChannels ?? 1;
   const hidden = options.hidden ?? 64;
   let size = options.imageSize ?? 28;
+  const pooledBlocks = options.pooledBlocks ?? 4;
   checkPositiveInt('convNet4', 'hidden', hidden);
+  if (!Number.isInteger(pooledBlocks) || pooledBlocks < 0 || pooledBlocks > 4)
+    throw new Error(`convNet4: pooledBlocks ${pooledBlocks} is invalid; use an integer in [0, 4].`);
   const layers: Layer[] = [];
   for (let block = 0; block < 4; block++) {
     layers.push(
       new Conv2d(block === 0 ? inChannels : hidden, hidden, 3, { padding: 1 }),
       new BatchNorm2d(hidden, options.batchNorm),
       new ReLU(),
-      new MaxPool2d(2),
     );
-    size = Math.floor(size / 2);
+    if (block < pooledBlocks) {
+      layers.push(new MaxPool2d(2));
+      size = Math.floor(size / 2);
+    }
   }
   if (size < 1)
     throw new Error(
-      `convNet4: imageSize ${options.imageSize} is too small for four 2x2 poolings; use at least 16.`,
+      `convNet4: imageSize ${options.imageSize} is too small for ${pooledBlocks} 2x2 poolings; use at least ${2 ** pooledBlocks}.`,
     );
   return new FeatureModel(new Sequential(...layers), hidden * size * size, options, 5);
 }
