@@ -1,8 +1,7 @@
 // Batched matrix product out[b] = op(A[b]) @ op(B[b]) for devices with the
 // `subgroups` feature, with op = transpose when TRANS_A / TRANS_B is set, so
 // transposed operands are read in place with no copy. Operands are read as vec4:
-// N must be a multiple of 4, K too unless A is transposed and B is not, and M
-// when A is transposed. Batch dimensions broadcast as in matmul.wgsl.
+// N and K must be multiples of 4, and M too when A is transposed. Batch dimensions broadcast as in matmul.wgsl.
 //
 // Layout, chosen by measurement on Mesa lavapipe (which runs the 8 invocations of
 // a workgroup as the SIMD lanes of one subgroup and reads storage memory one lane

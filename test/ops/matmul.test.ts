@@ -151,6 +151,28 @@ describe('matmul forward', () => {
     }
   });
 
+  it('transposed operands with K not a multiple of 4', async () => {
+    // A weight gradient of a small batch is A^T B with K = batch size: M and N are
+    // multiples of 4 but K is not, the case that once read past K.
+    for (const [transA, transB] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
+      for (const [M, K, N] of [
+        [16, 2, 4],
+        [8, 1, 12],
+        [36, 3, 8],
+        [4, 6, 40],
+      ]) {
+        const aShape = transA ? [K, M] : [M, K];
+        const bShape = transB ? [N, K] : [K, N];
+        await expectMatmul(aShape, bShape, transA, transB);
+      }
+    }
+  });
+
   it('1-D operands follow torch.matmul', async () => {
     const v = host([7], 5);
     const m = host([7, 3], 6);
