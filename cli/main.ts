@@ -2,14 +2,14 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import * as mg from '../engine/index';
 import { algorithmNames, algorithmOptions, algorithmSpec, ALGORITHMS } from './algorithms/index';
 import { downloadFile, omniglotFiles } from '../data/download';
 import { EpisodeShapeError } from '../data/episodes';
-import { defaultDataDir } from '../data/omniglot';
+import { defaultDataDir, OmniglotDataError } from '../data/omniglot';
 import { UsageError, parseChoice, parseNumber } from './errors';
 import {
   evaluateTasks,
@@ -25,6 +25,7 @@ import {
 } from './train';
 import { runStart } from './start';
 import { runCompare } from './compare';
+import { parseRunConfig } from './run-config';
 import { registerTransfer } from './transfer/index';
 import type { SharedDefaults } from './algorithms/index';
 
@@ -82,7 +83,7 @@ interface TrainFlags {
   iterations?: string;
   seed: string;
   dataDir?: string;
-  split: string;
+  split?: string;
   hidden?: string;
   logInterval?: string;
   evalInterval?: string;
@@ -119,10 +120,17 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
   };
   const ways = int('--ways', flags.ways, dataset === 'sine' ? 1 : 5, 2);
   const base = { ...defaults(dataset, ways), ...spec.defaults?.(dataset, ways) };
-  if (dataset === 'sine' && flags.ways !== undefined)
-    throw new UsageError(
-      '--ways does not apply to --dataset sine, which is regression; leave it out.',
-    );
+  if (dataset === 'sine') {
+    const given = [
+      ['--ways', flags.ways],
+      ['--split', flags.split],
+      ['--data-dir', flags.dataDir],
+    ].find(([, value]) => value !== undefined);
+    if (given)
+      throw new UsageError(
+        `${given[0]} does not apply to --dataset sine, which is regression; leave it out.`,
+      );
+  }
   const config: TrainConfig = {
     algorithm,
     dataset,
@@ -141,7 +149,7 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
     iterations: int('--iterations', flags.iterations, base.iterations),
     seed: parseNumber('--seed', flags.seed, 'integer', 0),
     dataDir: resolveDataDir(flags.dataDir),
-    split: parseChoice('--split', flags.split, ['vinyals', 'lake'] as const),
+    split: parseChoice('--split', flags.split ?? 'vinyals', ['vinyals', 'lake'] as const),
     hidden: int('--hidden', flags.hidden, base.hidden),
     logInterval: int('--log-interval', flags.logInterval, base.logInterval),
     evalInterval: int('--eval-interval', flags.evalInterval, base.evalInterval),
@@ -195,13 +203,7 @@ function parseAlgorithmOptions(
 async function readConfig(runDir: string): Promise<TrainConfig> {
   const path = join(resolve(runDir), 'config.json');
   if (!existsSync(path)) throw new UsageError(`${runDir} is not a run folder: ${path} is missing.`);
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as TrainConfig;
-  } catch (error) {
-    throw new UsageError(
-      `${path} is not valid JSON (${(error as Error).message}); the run folder is damaged.`,
-    );
-  }
+  return parseRunConfig(path, await readFile(path, 'utf8'));
 }
 
 export function program(): Command {
@@ -280,8 +282,7 @@ export function program(): Command {
     )
     .option(
       '--split <name>',
-      'Omniglot split: vinyals (1,200 train characters) or lake (background/evaluation)',
-      'vinyals',
+      'Omniglot split: vinyals (1,200 train characters) or lake (background/evaluation) (default vinyals)',
     )
     .option(
       '--log-interval <n>',
@@ -395,10 +396,20 @@ export function program(): Command {
         const plotTasks = parseNumber('--plot-tasks', flags.plotTasks, 'integer', 1);
         const timingTasks = parseNumber('--timing-tasks', flags.timingTasks, 'integer', 1);
         const seed = parseNumber('--seed', flags.seed, 'integer', 0);
+        // Checked before the learners run, so a bad path costs no time.
+        const out = resolve(flags.out);
+        if (existsSync(out) && statSync(out).isDirectory()) {
+          throw new UsageError(`--out ${out} is a folder; give the path of an SVG file to write.`);
+        }
+        if (!existsSync(dirname(out))) {
+          throw new UsageError(
+            `--out ${out}: the folder ${dirname(out)} does not exist; create it or write the SVG elsewhere.`,
+          );
+        }
         const runs = [];
         for (const dir of runDirs) runs.push({ dir: resolve(dir), config: await readConfig(dir) });
         await mg.init();
-        await runCompare({ runs, shots, plotTasks, timingTasks, seed, out: flags.out });
+        await runCompare({ runs, shots, plotTasks, timingTasks, seed, out });
       },
     );
 
@@ -465,7 +476,11 @@ export async function main(argv: string[]): Promise<number> {
       // Commander has printed its message; help and version are not errors.
       return error.exitCode === 0 ? 0 : 2;
     }
-    if (error instanceof UsageError || error instanceof EpisodeShapeError) {
+    if (
+      error instanceof UsageError ||
+      error instanceof EpisodeShapeError ||
+      error instanceof OmniglotDataError
+    ) {
       console.error(`error: ${error.message}`);
       return 2;
     }

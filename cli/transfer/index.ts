@@ -140,7 +140,11 @@ export function registerTransfer(
       const config = parseOptions([...COMMON_OPTIONS, ...sub.options], flags);
       config.command = sub.name;
       if (sub.argument) {
-        if (!argument || !sub.argument.choices.includes(argument))
+        if (argument !== undefined && !sub.argument.choices.includes(argument))
+          throw new UsageError(
+            `transfer ${sub.name}: ${sub.argument.name} ${JSON.stringify(argument)} is not supported; use ${sub.argument.choices.join(' or ')}.`,
+          );
+        if (argument === undefined)
           throw new UsageError(
             `transfer ${sub.name} needs a ${sub.argument.name}: ${sub.argument.choices.join(' or ')}, e.g. \`metagrad transfer ${sub.name} ${sub.argument.choices[0]}\`.`,
           );

@@ -1,0 +1,132 @@
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// Bad input that reaches the built CLI: each case must end in one error line with
+// exit code 2, no stack trace and no new files. None of them trains.
+let work: string;
+const cli = join(process.cwd(), 'dist', 'cli.js');
+
+// A config.json that parses as valid for the sine task, for the damaged-field cases.
+const validConfig = {
+  algorithm: 'maml',
+  dataset: 'sine',
+  ways: 1,
+  shots: 10,
+  queries: 10,
+  innerSteps: 1,
+  testInnerSteps: 10,
+  innerLr: 0.01,
+  metaLr: 0.001,
+  metaBatch: 25,
+  iterations: 10,
+  seed: 0,
+  dataDir: '/nonexistent',
+  split: 'vinyals',
+  hidden: 40,
+  logInterval: 10,
+  evalInterval: 10,
+  valEpisodes: 2,
+  testEpisodes: 2,
+  out: '',
+  options: {},
+};
+
+async function runFolder(name: string, config: string): Promise<string> {
+  const dir = join(work, name);
+  await mkdir(dir);
+  await writeFile(join(dir, 'config.json'), config);
+  return dir;
+}
+
+beforeAll(async () => {
+  const build = spawnSync('npx', ['vite', 'build', '--logLevel', 'error'], { encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`vite build failed:\n${build.stderr}`);
+  work = await mkdtemp(join(tmpdir(), 'mg-input-'));
+  await mkdir(join(work, 'empty'));
+  await writeFile(join(work, 'a-file'), 'not a folder');
+  await runFolder('null-config', 'null');
+  await runFolder('empty-config', '{}');
+  await runFolder('text-shots', JSON.stringify({ ...validConfig, shots: 'ten' }));
+  await runFolder('sine-run', JSON.stringify(validConfig));
+});
+
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+function run(args: string[]) {
+  return spawnSync('node', [cli, ...args], { encoding: 'utf8', cwd: work });
+}
+
+describe('metagrad rejects bad input', () => {
+  const cases: [string, () => string[], RegExp][] = [
+    [
+      'split on sine',
+      () => ['train', 'maml', '--split', 'lake', '--out', 'split-run'],
+      /--split does not apply to --dataset sine/,
+    ],
+    [
+      'data dir on sine',
+      () => ['train', 'maml', '--data-dir', join(work, 'empty'), '--out', 'dir-run'],
+      /--data-dir does not apply to --dataset sine/,
+    ],
+    [
+      'data dir is a file',
+      () => ['train', 'maml', '--dataset', 'omniglot', '--data-dir', join(work, 'a-file')],
+      /the data folder .*a-file is a file; point --data-dir/,
+    ],
+    [
+      'data dir is empty',
+      () => ['train', 'maml', '--dataset', 'omniglot', '--data-dir', join(work, 'empty')],
+      /neither .*images_background\.zip nor the folder .* exists/,
+    ],
+    [
+      'null config',
+      () => ['eval', join(work, 'null-config')],
+      /config\.json is invalid: it contains null instead of an object of settings\. The run folder is damaged/,
+    ],
+    [
+      'config without algorithm',
+      () => ['train', 'maml', '--resume', join(work, 'empty-config')],
+      /config\.json is invalid: "algorithm" is missing \(expected one of maml, /,
+    ],
+    [
+      'config with text shots',
+      () => ['eval', join(work, 'text-shots')],
+      /config\.json is invalid: "shots" is "ten" \(expected a positive integer\)/,
+    ],
+    [
+      'compare out is a folder',
+      () => ['compare', join(work, 'sine-run'), '--out', join(work, 'empty')],
+      /--out .*empty is a folder; give the path of an SVG file/,
+    ],
+    [
+      'compare out folder missing',
+      () => ['compare', join(work, 'sine-run'), '--out', join(work, 'missing', 'x.svg')],
+      /the folder .*missing does not exist/,
+    ],
+    [
+      'unknown pretrain method',
+      () => ['transfer', 'pretrain', 'byol', '--out', 'byol-run'],
+      /method "byol" is not supported; use simclr or moco/,
+    ],
+  ];
+  for (const [name, args, message] of cases) {
+    it(name, async () => {
+      const before = await readdir(work);
+      const result = run(args());
+      expect(result.status).toBe(2);
+      expect(result.stderr).toMatch(message);
+      const lines = result.stderr
+        .trim()
+        .split('\n')
+        .filter((line) => !line.startsWith('Warning:'));
+      expect(lines.length).toBe(1);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+      expect(await readdir(work)).toEqual(before);
+    });
+  }
+});
