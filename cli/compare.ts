@@ -97,7 +97,7 @@ export async function runCompare(options: CompareOptions): Promise<void> {
     mg.manualSeed(config.seed);
     const source = await makeSource(config, () => undefined);
     const { learner } = learnerFor(config, source);
-    await loadCheckpoint(dir, 'model', learner, false);
+    await loadCheckpoint(dir, 'model', learner, false, config.algorithm);
     const series = label(config);
     for (const [index, task] of tasks.slice(0, options.plotTasks).entries()) {
       const grid = await task.queryX.data();

@@ -370,7 +370,7 @@ export function program(): Command {
       await mg.init();
       const source = await makeSource(config, (line) => console.log(line));
       const { learner } = learnerFor(config, source);
-      const state = await loadCheckpoint(config.out, 'model', learner, false);
+      const state = await loadCheckpoint(config.out, 'model', learner, false, config.algorithm);
       const test = await evaluateTasks(learner, source, 'test', episodes, config.seed);
       await writeResult(config.out, config, source, test, state.best);
       console.log(formatResult(source, test, config));

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,6 +52,8 @@ beforeAll(async () => {
   await runFolder('empty-config', '{}');
   await runFolder('text-shots', JSON.stringify({ ...validConfig, shots: 'ten' }));
   await runFolder('sine-run', JSON.stringify(validConfig));
+  const truncated = await runFolder('truncated', JSON.stringify(validConfig));
+  await writeFile(join(truncated, 'model.safetensors'), 'abc');
 });
 
 afterAll(async () => {
@@ -99,6 +102,11 @@ describe('metagrad rejects bad input', () => {
       /config\.json is invalid: "shots" is "ten" \(expected a positive integer\)/,
     ],
     [
+      'truncated checkpoint',
+      () => ['eval', join(work, 'truncated'), '--episodes', '1'],
+      /model\.safetensors: invalid safetensors file: .*; the run folder is damaged/,
+    ],
+    [
       'compare out is a folder',
       () => ['compare', join(work, 'sine-run'), '--out', join(work, 'empty')],
       /--out .*empty is a folder; give the path of an SVG file/,
@@ -129,4 +137,31 @@ describe('metagrad rejects bad input', () => {
       expect(await readdir(work)).toEqual(before);
     });
   }
+});
+
+describe('metagrad train --resume', () => {
+  it('restarts a run with no checkpoint', async () => {
+    // A run killed before its first checkpoint leaves only config.json behind.
+    const dir = await runFolder(
+      'killed-early',
+      JSON.stringify({
+        ...validConfig,
+        iterations: 2,
+        metaBatch: 2,
+        logInterval: 1,
+        evalInterval: 2,
+        valEpisodes: 1,
+        testEpisodes: 1,
+      }),
+    );
+    const result = run(['train', 'maml', '--resume', dir, '--no-progress']);
+    expect(result.stderr).not.toMatch(/error:/);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/has no checkpoint yet; starting it from iteration 0/);
+    expect(existsSync(join(dir, 'result.json'))).toBe(true);
+    const metrics = (await readFile(join(dir, 'metrics.jsonl'), 'utf8')).trim().split('\n');
+    expect(metrics.map((line) => (JSON.parse(line) as { iteration: number }).iteration)).toEqual([
+      1, 2,
+    ]);
+  });
 });
