@@ -2,6 +2,7 @@
 // file stops `eval`, `compare` and `--resume` with one line instead of a failure
 // deep inside training.
 
+import { dirname } from 'node:path';
 import { algorithmNames } from './algorithms/index';
 import { UsageError } from './errors';
 import type { TrainConfig } from './train';
@@ -42,6 +43,12 @@ export function parseRunConfig(path: string, text: string): TrainConfig {
       ? damaged(`"${field}" is missing (expected ${expected})`)
       : damaged(`"${field}" is ${JSON.stringify(config[field])} (expected ${expected})`);
 
+  if (config.algorithm === undefined && typeof config.command === 'string') {
+    const dir = dirname(path);
+    throw new UsageError(
+      `${dir} is a metagrad transfer run; use \`metagrad transfer ${config.command} --resume ${dir}\`.`,
+    );
+  }
   if (typeof config.algorithm !== 'string' || !algorithmNames().includes(config.algorithm)) {
     throw invalid('algorithm', `one of ${algorithmNames().join(', ')}`);
   }

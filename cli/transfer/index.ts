@@ -129,6 +129,14 @@ export function registerTransfer(
             `--resume continues a run with the settings in its config.json; leave out ${given.join(', ')}.`,
           );
         const config = await readRunConfig<ParsedOptions>(flags.resume as string);
+        if (!SUBCOMMANDS.some((known) => known.name === config.command)) {
+          const trainRun = typeof config.algorithm === 'string';
+          throw new UsageError(
+            trainRun
+              ? `--resume ${String(flags.resume)} is a metagrad train run; use \`metagrad train ${String(config.algorithm)} --resume ${String(flags.resume)}\`.`
+              : `--resume ${String(flags.resume)}: its config.json has ${config.command === undefined ? 'no "command"' : `"command": ${JSON.stringify(config.command)}`}, not one of ${SUBCOMMANDS.map((known) => known.name).join(', ')}; the run folder is damaged, so restore the file or start a new run.`,
+          );
+        }
         if (config.command !== sub.name)
           throw new UsageError(
             `--resume ${String(flags.resume)} is a ${String(config.command)} run; use \`metagrad transfer ${String(config.command)} --resume ${String(flags.resume)}\`.`,

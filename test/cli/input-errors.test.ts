@@ -52,6 +52,7 @@ beforeAll(async () => {
   await runFolder('empty-config', '{}');
   await runFolder('text-shots', JSON.stringify({ ...validConfig, shots: 'ten' }));
   await runFolder('sine-run', JSON.stringify(validConfig));
+  await runFolder('transfer-run', JSON.stringify({ command: 'dann', seed: 0 }));
   const truncated = await runFolder('truncated', JSON.stringify(validConfig));
   await writeFile(join(truncated, 'model.safetensors'), 'abc');
 });
@@ -105,6 +106,21 @@ describe('metagrad rejects bad input', () => {
       'truncated checkpoint',
       () => ['eval', join(work, 'truncated'), '--episodes', '1'],
       /model\.safetensors: invalid safetensors file: .*; the run folder is damaged/,
+    ],
+    [
+      'transfer resume of train run',
+      () => ['transfer', 'finetune', '--resume', join(work, 'sine-run')],
+      /sine-run is a metagrad train run; use `metagrad train maml --resume /,
+    ],
+    [
+      'train resume of transfer run',
+      () => ['train', 'maml', '--resume', join(work, 'transfer-run')],
+      /transfer-run is a metagrad transfer run; use `metagrad transfer dann --resume /,
+    ],
+    [
+      'transfer resume of null config',
+      () => ['transfer', 'dann', '--resume', join(work, 'null-config')],
+      /config\.json contains null instead of an object of settings/,
     ],
     [
       'compare out is a folder',
