@@ -110,6 +110,11 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
       `${algorithm} does not run on --dataset ${dataset}; use one of: ${spec.datasets.join(', ')}.`,
     );
   }
+  for (const flag of spec.unusedFlags ?? []) {
+    const key = flag.slice(2).replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+    if (flags[key] !== undefined)
+      throw new UsageError(`${flag} does not apply to ${algorithm}; leave it out.`);
+  }
   const int = (option: string, value: string | undefined, fallback: number, min = 1) =>
     value === undefined ? fallback : parseNumber(option, value, 'integer', min);
   const num = (option: string, value: string | undefined, fallback: number) => {

@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OMNIGLOT_DIR } from '../data/paths';
 
 // Bad input that reaches the built CLI: each case must end in one error line with
 // exit code 2, no stack trace and no new files. None of them trains.
@@ -86,6 +87,30 @@ describe('metagrad rejects bad input', () => {
       'data dir is empty',
       () => ['train', 'maml', '--dataset', 'omniglot', '--data-dir', join(work, 'empty')],
       /neither .*images_background\.zip nor the folder .* exists/,
+    ],
+    [
+      'inner rate for cnp',
+      () => ['train', 'cnp', '--inner-lr', '0.5'],
+      /--inner-lr does not apply to cnp; leave it out/,
+    ],
+    [
+      'shots for mann',
+      () => ['train', 'mann', '--dataset', 'omniglot', '--data-dir', OMNIGLOT_DIR, '--shots', '5'],
+      /--shots does not apply to mann; leave it out/,
+    ],
+    [
+      'mann instances above class size',
+      () => [
+        'train',
+        'mann',
+        '--dataset',
+        'omniglot',
+        '--data-dir',
+        OMNIGLOT_DIR,
+        '--instances',
+        '30',
+      ],
+      /--instances 30 is more than the 20 images of the smallest class/,
     ],
     [
       'null config',
