@@ -10,7 +10,7 @@ import { algorithmNames, algorithmOptions, algorithmSpec, ALGORITHMS } from './a
 import { downloadFile, omniglotFiles } from '../data/download';
 import { EpisodeShapeError } from '../data/episodes';
 import { defaultDataDir, OmniglotDataError } from '../data/omniglot';
-import { UsageError, parseChoice, parseNumber } from './errors';
+import { UsageError, checkPathOptions, parseChoice, parseNumber } from './errors';
 import {
   evaluateTasks,
   formatResult,
@@ -230,7 +230,11 @@ export function program(): Command {
     .option('--base-url <url>', 'where the release files are served from')
     .option('--force', 'download again even when a file of the same name is present')
     .action(async (flags: { dataDir?: string; baseUrl?: string; force?: boolean }) => {
+      checkPathOptions(flags, ['--data-dir']);
       const dir = resolveDataDir(flags.dataDir);
+      if (existsSync(dir) && !statSync(dir).isDirectory()) {
+        throw new UsageError(`--data-dir ${dir} is a file; give a folder to store the data in.`);
+      }
       for (const file of omniglotFiles(checkBaseUrl(flags.baseUrl))) {
         const bar = new SingleBar(
           {
@@ -319,8 +323,9 @@ export function program(): Command {
     );
   }
   trainCommand.action(async (algorithm: string, flags: TrainFlags, command: Command) => {
+    checkPathOptions(flags, ['--out', '--resume', '--data-dir']);
     await mg.init();
-    if (flags.resume) {
+    if (flags.resume !== undefined) {
       // A resumed run keeps the settings saved in its config.json.
       const given = command.options
         .filter((option) => command.getOptionValueSource(option.attributeName()) === 'cli')
@@ -397,6 +402,7 @@ export function program(): Command {
         runDirs: string[],
         flags: { shots: string; plotTasks: string; timingTasks: string; seed: string; out: string },
       ) => {
+        checkPathOptions(flags, ['--out']);
         const shots = parseNumber('--shots', flags.shots, 'integer', 1);
         const plotTasks = parseNumber('--plot-tasks', flags.plotTasks, 'integer', 1);
         const timingTasks = parseNumber('--timing-tasks', flags.timingTasks, 'integer', 1);
@@ -426,6 +432,7 @@ export function program(): Command {
     .option('--out <dir>', 'folder for the figure and numbers', 'runs/start')
     .option('--iterations <t>', 'meta-updates', '1000')
     .action(async (flags: { out: string; iterations: string }) => {
+      checkPathOptions(flags, ['--out']);
       const out = resolve(flags.out);
       if (existsSync(out) && !statSync(out).isDirectory()) {
         throw new UsageError(`--out ${out} is a file; give a folder for the figure and numbers.`);

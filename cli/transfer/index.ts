@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import * as mg from '../../engine/index';
 import { IdxFormatError } from '../../data/idx';
-import { UsageError } from '../errors';
+import { UsageError, checkPathOptions } from '../errors';
 import { DANN_OPTIONS, runDann } from './dann';
 import { DISTILL_OPTIONS, runDistill } from './distill';
 import { FINETUNE_OPTIONS, parseStrategies, runFinetune } from './finetune';
@@ -122,7 +122,8 @@ export function registerTransfer(
       const flags = (sub.argument ? args[1] : args[0]) as Record<string, unknown>;
       const commandObject = (sub.argument ? args[2] : args[1]) as Command;
       const argument = sub.argument ? (args[0] as string | undefined) : undefined;
-      if (flags.resume) {
+      checkPathOptions(flags, ['--out', '--resume', '--data-dir']);
+      if (flags.resume !== undefined) {
         const given = givenFlags(commandObject);
         if (given.length > 0)
           throw new UsageError(

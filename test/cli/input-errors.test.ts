@@ -88,6 +88,25 @@ describe('metagrad rejects bad input', () => {
       () => ['train', 'maml', '--dataset', 'omniglot', '--data-dir', join(work, 'empty')],
       /neither .*images_background\.zip nor the folder .* exists/,
     ],
+    ['empty train out', () => ['train', 'maml', '--out', ''], /--out is empty; give a path/],
+    [
+      'empty transfer resume',
+      () => ['transfer', 'dann', '--resume', ''],
+      /--resume is empty; give a path/,
+    ],
+    [
+      'download into a file',
+      // A local base URL, so that a regression fails here instead of reaching the network.
+      () => [
+        'data',
+        'omniglot',
+        '--data-dir',
+        join(work, 'a-file'),
+        '--base-url',
+        'http://127.0.0.1:9',
+      ],
+      /--data-dir .*a-file is a file; give a folder/,
+    ],
     [
       'inner rate for cnp',
       () => ['train', 'cnp', '--inner-lr', '0.5'],
