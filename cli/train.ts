@@ -63,9 +63,20 @@ function scoreName(source: TaskSource): 'accuracy' | 'mse' {
   return source.kind === 'classification' ? 'accuracy' : 'mse';
 }
 
-function better(source: TaskSource, score: number, best: number | undefined): boolean {
-  if (best === undefined) return true;
-  return source.kind === 'classification' ? score > best : score < best;
+/**
+ * Compares a validation score with the best so far. A NaN score (a diverged
+ * model) never replaces a finite best. A NaN best, which the state file stores
+ * as null, is replaced by any score, so a run that recovers from an early
+ * divergence still saves its best checkpoint.
+ */
+export function better(
+  kind: TaskSource['kind'],
+  score: number,
+  best: number | null | undefined,
+): boolean {
+  if (best === undefined || best === null || !Number.isFinite(best)) return true;
+  if (!Number.isFinite(score)) return false;
+  return kind === 'classification' ? score > best : score < best;
 }
 
 export async function makeSource(
@@ -351,7 +362,7 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
         const val = await evaluateTasks(learner, source, 'val', config.valEpisodes, config.seed);
         row[`val_${score}`] = val.mean;
         row[`val_${score}_ci95`] = val.ci95;
-        if (better(source, val.mean, state.best?.score)) {
+        if (better(source.kind, val.mean, state.best?.score)) {
           state.best = { iteration: state.iteration, score: val.mean };
           state.rng = rng.getState();
           state.engineRng = mg.getRngState();
