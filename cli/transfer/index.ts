@@ -9,7 +9,7 @@ import { IdxFormatError } from '../../data/idx';
 import { UsageError, checkPathOptions } from '../errors';
 import { DANN_OPTIONS, runDann } from './dann';
 import { DISTILL_OPTIONS, runDistill } from './distill';
-import { FINETUNE_OPTIONS, parseStrategies, runFinetune } from './finetune';
+import { checkFinetuneShots, FINETUNE_OPTIONS, parseStrategies, runFinetune } from './finetune';
 import {
   COMMON_OPTIONS,
   declare,
@@ -30,6 +30,8 @@ interface Subcommand {
   /** The method argument of `pretrain`. */
   argument?: { name: string; choices: readonly string[] };
   run: (run: RunFolder, config: ParsedOptions, log: (line: string) => void) => Promise<object>;
+  /** Checks the settings against the data before the run folder is made. */
+  check?: (config: ParsedOptions) => Promise<void>;
 }
 
 const SUBCOMMANDS: Subcommand[] = [
@@ -39,6 +41,7 @@ const SUBCOMMANDS: Subcommand[] = [
       'Pretrain on the five source classes, fine-tune on the five target classes at each number of shots.',
     options: FINETUNE_OPTIONS,
     run: runFinetune,
+    check: checkFinetuneShots,
   },
   {
     name: 'dann',
@@ -75,6 +78,14 @@ async function execute(
     throw new UsageError(
       `${images}: file not found; pass --data-dir with the folder that holds the Fashion-MNIST IDX files.`,
     );
+  if (!resume) {
+    try {
+      await sub.check?.(config);
+    } catch (error) {
+      if (error instanceof IdxFormatError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
   await mg.init();
   const run = await RunFolder.open(config.out as string, config, resume, sub.name);
   try {

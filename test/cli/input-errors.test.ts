@@ -177,6 +177,11 @@ describe('metagrad rejects bad input', () => {
       /the folder .*missing does not exist/,
     ],
     [
+      'finetune shots above class size',
+      () => ['transfer', 'finetune', '--shots', '1,7000', '--out', 'shots-run'],
+      /--shots 7000 is more than the 6000 training images of class 5/,
+    ],
+    [
       'unknown pretrain method',
       () => ['transfer', 'pretrain', 'byol', '--out', 'byol-run'],
       /method "byol" is not supported; use simclr or moco/,
