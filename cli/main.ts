@@ -330,7 +330,10 @@ export function program(): Command {
       const given = command.options
         .filter((option) => command.getOptionValueSource(option.attributeName()) === 'cli')
         .map((option) => option.long!)
-        .filter((name) => !['--resume', '--no-progress', '--stop-after'].includes(name));
+        // --data-dir is where the data lies now, not a setting of the run.
+        .filter(
+          (name) => !['--resume', '--no-progress', '--stop-after', '--data-dir'].includes(name),
+        );
       if (given.length > 0) {
         throw new UsageError(
           `--resume continues a run with the settings in ${join(flags.resume, 'config.json')}; leave out ${given.join(', ')}.`,
@@ -343,6 +346,7 @@ export function program(): Command {
         );
       }
       config.out = resolve(flags.resume);
+      if (flags.dataDir !== undefined) config.dataDir = resolve(flags.dataDir);
       outcome = await train(config, {
         resume: true,
         progress: flags.progress,
@@ -373,10 +377,13 @@ export function program(): Command {
     )
     .argument('<run-dir>', 'a folder written by metagrad train')
     .option('--episodes <n>', 'test episodes', '600')
-    .action(async (runDir: string, flags: { episodes: string }) => {
+    .option('--data-dir <dir>', 'Omniglot folder, when it has moved since training')
+    .action(async (runDir: string, flags: { episodes: string; dataDir?: string }) => {
+      checkPathOptions(flags, ['--data-dir']);
       const episodes = parseNumber('--episodes', flags.episodes, 'integer', 1);
       const config = await readConfig(runDir);
       config.out = resolve(runDir);
+      if (flags.dataDir !== undefined) config.dataDir = resolve(flags.dataDir);
       await mg.init();
       const source = await makeSource(config, (line) => console.log(line));
       const { learner } = learnerFor(config, source);

@@ -284,7 +284,7 @@ export async function loadOmniglot(
   }
   if (!existsSync(dataDir)) {
     throw new OmniglotDataError(
-      `Omniglot: the data folder ${dataDir} does not exist. Download the data with \`metagrad data omniglot --data-dir ${dataDir}\`.`,
+      `Omniglot: the data folder ${dataDir} does not exist. Download the data with \`metagrad data omniglot --data-dir ${dataDir}\`, or pass --data-dir with the folder that holds it.`,
     );
   }
   if (!(await stat(dataDir)).isDirectory()) {

@@ -54,6 +54,10 @@ beforeAll(async () => {
   await runFolder('text-shots', JSON.stringify({ ...validConfig, shots: 'ten' }));
   await runFolder('sine-run', JSON.stringify(validConfig));
   await runFolder('transfer-run', JSON.stringify({ command: 'dann', seed: 0 }));
+  await runFolder(
+    'omniglot-run',
+    JSON.stringify({ ...validConfig, dataset: 'omniglot', ways: 5, shots: 1 }),
+  );
   const truncated = await runFolder('truncated', JSON.stringify(validConfig));
   await writeFile(join(truncated, 'model.safetensors'), 'abc');
 });
@@ -145,6 +149,24 @@ describe('metagrad rejects bad input', () => {
       'config with text shots',
       () => ['eval', join(work, 'text-shots')],
       /config\.json is invalid: "shots" is "ten" \(expected a positive integer\)/,
+    ],
+    // The data folder of a run may move, so eval and --resume take the new one.
+    [
+      'eval with moved data',
+      () => ['eval', join(work, 'omniglot-run'), '--data-dir', join(work, 'empty')],
+      /neither .*empty\/images_background\.zip nor the folder/,
+    ],
+    [
+      'resume with moved data',
+      () => [
+        'train',
+        'maml',
+        '--resume',
+        join(work, 'omniglot-run'),
+        '--data-dir',
+        join(work, 'empty'),
+      ],
+      /neither .*empty\/images_background\.zip nor the folder/,
     ],
     [
       'truncated checkpoint',
