@@ -68,7 +68,9 @@ async function timePerTask(learner: MetaLearner, tasks: Task[]): Promise<number>
 export async function runCompare(options: CompareOptions): Promise<void> {
   for (const { dir, config } of options.runs) {
     if (config.dataset !== 'sine')
-      throw new UsageError(`${dir} is a ${config.dataset} run; compare takes sine runs only.`);
+      throw new UsageError(
+        `${dir} is a run on --dataset ${config.dataset}; compare takes sine runs only.`,
+      );
   }
   const rng = new Rng(options.seed);
   const sines = Array.from({ length: Math.max(options.plotTasks, options.timingTasks) }, () =>
@@ -95,7 +97,7 @@ export async function runCompare(options: CompareOptions): Promise<void> {
     mg.manualSeed(config.seed);
     const source = await makeSource(config, () => undefined);
     const { learner } = learnerFor(config, source);
-    await loadCheckpoint(dir, 'model', learner, false);
+    await loadCheckpoint(dir, 'model', learner, false, config.algorithm);
     const series = label(config);
     for (const [index, task] of tasks.slice(0, options.plotTasks).entries()) {
       const grid = await task.queryX.data();

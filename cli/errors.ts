@@ -39,3 +39,13 @@ export function parseChoice<T extends string>(
   }
   return value as T;
 }
+
+/** Rejects an empty path option, which `path.resolve` would turn into the current folder. */
+export function checkPathOptions(flags: Record<string, unknown>, names: readonly string[]): void {
+  for (const name of names) {
+    const key = name.slice(2).replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+    const value = flags[key];
+    if (typeof value === 'string' && value.trim() === '')
+      throw new UsageError(`${name} is empty; give a path.`);
+  }
+}

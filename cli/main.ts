@@ -2,15 +2,15 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import * as mg from '../engine/index';
 import { algorithmNames, algorithmOptions, algorithmSpec, ALGORITHMS } from './algorithms/index';
 import { downloadFile, omniglotFiles } from '../data/download';
 import { EpisodeShapeError } from '../data/episodes';
-import { defaultDataDir } from '../data/omniglot';
-import { UsageError, parseChoice, parseNumber } from './errors';
+import { defaultDataDir, OmniglotDataError } from '../data/omniglot';
+import { UsageError, checkPathOptions, parseChoice, parseNumber } from './errors';
 import {
   evaluateTasks,
   formatResult,
@@ -26,6 +26,7 @@ import {
 import { evaluateLakeRuns } from './lake';
 import { runStart } from './start';
 import { runCompare } from './compare';
+import { parseRunConfig } from './run-config';
 import { registerTransfer } from './transfer/index';
 import type { SharedDefaults } from './algorithms/index';
 
@@ -83,7 +84,7 @@ interface TrainFlags {
   iterations?: string;
   seed: string;
   dataDir?: string;
-  split: string;
+  split?: string;
   hidden?: string;
   logInterval?: string;
   evalInterval?: string;
@@ -110,6 +111,11 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
       `${algorithm} does not run on --dataset ${dataset}; use one of: ${spec.datasets.join(', ')}.`,
     );
   }
+  for (const flag of spec.unusedFlags ?? []) {
+    const key = flag.slice(2).replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+    if (flags[key] !== undefined)
+      throw new UsageError(`${flag} does not apply to ${algorithm}; leave it out.`);
+  }
   const int = (option: string, value: string | undefined, fallback: number, min = 1) =>
     value === undefined ? fallback : parseNumber(option, value, 'integer', min);
   const num = (option: string, value: string | undefined, fallback: number) => {
@@ -120,10 +126,17 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
   };
   const ways = int('--ways', flags.ways, dataset === 'sine' ? 1 : 5, 2);
   const base = { ...defaults(dataset, ways), ...spec.defaults?.(dataset, ways) };
-  if (dataset === 'sine' && flags.ways !== undefined)
-    throw new UsageError(
-      '--ways does not apply to --dataset sine, which is regression; leave it out.',
-    );
+  if (dataset === 'sine') {
+    const given = [
+      ['--ways', flags.ways],
+      ['--split', flags.split],
+      ['--data-dir', flags.dataDir],
+    ].find(([, value]) => value !== undefined);
+    if (given)
+      throw new UsageError(
+        `${given[0]} does not apply to --dataset sine, which is regression; leave it out.`,
+      );
+  }
   const config: TrainConfig = {
     algorithm,
     dataset,
@@ -142,7 +155,7 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
     iterations: int('--iterations', flags.iterations, base.iterations),
     seed: parseNumber('--seed', flags.seed, 'integer', 0),
     dataDir: resolveDataDir(flags.dataDir),
-    split: parseChoice('--split', flags.split, ['vinyals', 'lake'] as const),
+    split: parseChoice('--split', flags.split ?? 'vinyals', ['vinyals', 'lake'] as const),
     hidden: int('--hidden', flags.hidden, base.hidden),
     logInterval: int('--log-interval', flags.logInterval, base.logInterval),
     evalInterval: int('--eval-interval', flags.evalInterval, base.evalInterval),
@@ -196,13 +209,7 @@ function parseAlgorithmOptions(
 async function readConfig(runDir: string): Promise<TrainConfig> {
   const path = join(resolve(runDir), 'config.json');
   if (!existsSync(path)) throw new UsageError(`${runDir} is not a run folder: ${path} is missing.`);
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as TrainConfig;
-  } catch (error) {
-    throw new UsageError(
-      `${path} is not valid JSON (${(error as Error).message}); the run folder is damaged.`,
-    );
-  }
+  return parseRunConfig(path, await readFile(path, 'utf8'));
 }
 
 export function program(): Command {
@@ -224,7 +231,11 @@ export function program(): Command {
     .option('--base-url <url>', 'where the release files are served from')
     .option('--force', 'download again even when a file of the same name is present')
     .action(async (flags: { dataDir?: string; baseUrl?: string; force?: boolean }) => {
+      checkPathOptions(flags, ['--data-dir']);
       const dir = resolveDataDir(flags.dataDir);
+      if (existsSync(dir) && !statSync(dir).isDirectory()) {
+        throw new UsageError(`--data-dir ${dir} is a file; give a folder to store the data in.`);
+      }
       for (const file of omniglotFiles(checkBaseUrl(flags.baseUrl))) {
         const bar = new SingleBar(
           {
@@ -281,8 +292,7 @@ export function program(): Command {
     )
     .option(
       '--split <name>',
-      'Omniglot split: vinyals (1,200 train characters) or lake (background/evaluation)',
-      'vinyals',
+      'Omniglot split: vinyals (1,200 train characters) or lake (background/evaluation) (default vinyals)',
     )
     .option(
       '--log-interval <n>',
@@ -314,13 +324,17 @@ export function program(): Command {
     );
   }
   trainCommand.action(async (algorithm: string, flags: TrainFlags, command: Command) => {
+    checkPathOptions(flags, ['--out', '--resume', '--data-dir']);
     await mg.init();
-    if (flags.resume) {
+    if (flags.resume !== undefined) {
       // A resumed run keeps the settings saved in its config.json.
       const given = command.options
         .filter((option) => command.getOptionValueSource(option.attributeName()) === 'cli')
         .map((option) => option.long!)
-        .filter((name) => !['--resume', '--no-progress', '--stop-after'].includes(name));
+        // --data-dir is where the data lies now, not a setting of the run.
+        .filter(
+          (name) => !['--resume', '--no-progress', '--stop-after', '--data-dir'].includes(name),
+        );
       if (given.length > 0) {
         throw new UsageError(
           `--resume continues a run with the settings in ${join(flags.resume, 'config.json')}; leave out ${given.join(', ')}.`,
@@ -333,6 +347,7 @@ export function program(): Command {
         );
       }
       config.out = resolve(flags.resume);
+      if (flags.dataDir !== undefined) config.dataDir = resolve(flags.dataDir);
       outcome = await train(config, {
         resume: true,
         progress: flags.progress,
@@ -367,20 +382,25 @@ export function program(): Command {
       '--lake <zip>',
       "also score Lake's 20-way one-shot runs in this all_runs.zip; writes lake.json",
     )
-    .action(async (runDir: string, flags: { episodes: string; lake?: string }) => {
-      const episodes = parseNumber('--episodes', flags.episodes, 'integer', 1);
-      const config = await readConfig(runDir);
-      config.out = resolve(runDir);
-      await mg.init();
-      const source = await makeSource(config, (line) => console.log(line));
-      const { learner } = learnerFor(config, source);
-      const state = await loadCheckpoint(config.out, 'model', learner, false);
-      if (flags.lake)
-        console.log(await evaluateLakeRuns(config, source, learner, resolve(flags.lake)));
-      const test = await evaluateTasks(learner, source, 'test', episodes, config.seed);
-      await writeResult(config.out, config, source, test, state.best);
-      console.log(formatResult(source, test, config));
-    });
+    .option('--data-dir <dir>', 'Omniglot folder, when it has moved since training')
+    .action(
+      async (runDir: string, flags: { episodes: string; lake?: string; dataDir?: string }) => {
+        checkPathOptions(flags, ['--data-dir', '--lake']);
+        const episodes = parseNumber('--episodes', flags.episodes, 'integer', 1);
+        const config = await readConfig(runDir);
+        config.out = resolve(runDir);
+        if (flags.dataDir !== undefined) config.dataDir = resolve(flags.dataDir);
+        await mg.init();
+        const source = await makeSource(config, (line) => console.log(line));
+        const { learner } = learnerFor(config, source);
+        const state = await loadCheckpoint(config.out, 'model', learner, false, config.algorithm);
+        if (flags.lake)
+          console.log(await evaluateLakeRuns(config, source, learner, resolve(flags.lake)));
+        const test = await evaluateTasks(learner, source, 'test', episodes, config.seed);
+        await writeResult(config.out, config, source, test, state.best);
+        console.log(formatResult(source, test, config));
+      },
+    );
 
   cli
     .command('compare')
@@ -398,14 +418,25 @@ export function program(): Command {
         runDirs: string[],
         flags: { shots: string; plotTasks: string; timingTasks: string; seed: string; out: string },
       ) => {
+        checkPathOptions(flags, ['--out']);
         const shots = parseNumber('--shots', flags.shots, 'integer', 1);
         const plotTasks = parseNumber('--plot-tasks', flags.plotTasks, 'integer', 1);
         const timingTasks = parseNumber('--timing-tasks', flags.timingTasks, 'integer', 1);
         const seed = parseNumber('--seed', flags.seed, 'integer', 0);
+        // Checked before the learners run, so a bad path costs no time.
+        const out = resolve(flags.out);
+        if (existsSync(out) && statSync(out).isDirectory()) {
+          throw new UsageError(`--out ${out} is a folder; give the path of an SVG file to write.`);
+        }
+        if (!existsSync(dirname(out))) {
+          throw new UsageError(
+            `--out ${out}: the folder ${dirname(out)} does not exist; create it or write the SVG elsewhere.`,
+          );
+        }
         const runs = [];
         for (const dir of runDirs) runs.push({ dir: resolve(dir), config: await readConfig(dir) });
         await mg.init();
-        await runCompare({ runs, shots, plotTasks, timingTasks, seed, out: flags.out });
+        await runCompare({ runs, shots, plotTasks, timingTasks, seed, out });
       },
     );
 
@@ -417,6 +448,7 @@ export function program(): Command {
     .option('--out <dir>', 'folder for the figure and numbers', 'runs/start')
     .option('--iterations <t>', 'meta-updates', '1000')
     .action(async (flags: { out: string; iterations: string }) => {
+      checkPathOptions(flags, ['--out']);
       const out = resolve(flags.out);
       if (existsSync(out) && !statSync(out).isDirectory()) {
         throw new UsageError(`--out ${out} is a file; give a folder for the figure and numbers.`);
@@ -472,7 +504,11 @@ export async function main(argv: string[]): Promise<number> {
       // Commander has printed its message; help and version are not errors.
       return error.exitCode === 0 ? 0 : 2;
     }
-    if (error instanceof UsageError || error instanceof EpisodeShapeError) {
+    if (
+      error instanceof UsageError ||
+      error instanceof EpisodeShapeError ||
+      error instanceof OmniglotDataError
+    ) {
       console.error(`error: ${error.message}`);
       return 2;
     }

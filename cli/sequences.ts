@@ -18,6 +18,7 @@ import {
 import { loadOmniglot } from '../data/omniglot';
 import { Rng } from '../data/rng';
 import type { TaskSource } from './tasks';
+import { UsageError } from './errors';
 
 export interface SequenceSourceOptions {
   dataDir: string;
@@ -60,7 +61,15 @@ export async function omniglotSequenceSource(options: SequenceSourceOptions): Pr
   const splits = omniglotSplits(data, { split: options.split });
   // An episode of the sequence is the support set of an N-way, `instances`-shot episode.
   const shape: EpisodeShape = { ways: options.ways, shots: options.instances, queries: 0 };
-  for (const split of [splits.train, splits.val, splits.test]) checkEpisodeShape(split, shape);
+  for (const split of [splits.train, splits.val, splits.test]) {
+    const fewest = Math.min(...split.classes.map((c) => c.images.length));
+    if (options.instances > fewest) {
+      throw new UsageError(
+        `--instances ${options.instances} is more than the ${fewest} images of the smallest class in the ${split.name} split; use at most ${fewest}.`,
+      );
+    }
+    checkEpisodeShape(split, shape);
+  }
   return {
     kind: 'classification',
     inputShape: [data.size * data.size],

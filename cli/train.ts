@@ -63,9 +63,20 @@ function scoreName(source: TaskSource): 'accuracy' | 'mse' {
   return source.kind === 'classification' ? 'accuracy' : 'mse';
 }
 
-function better(source: TaskSource, score: number, best: number | undefined): boolean {
-  if (best === undefined) return true;
-  return source.kind === 'classification' ? score > best : score < best;
+/**
+ * Compares a validation score with the best so far. A NaN score (a diverged
+ * model) never replaces a finite best. A NaN best, which the state file stores
+ * as null, is replaced by any score, so a run that recovers from an early
+ * divergence still saves its best checkpoint.
+ */
+export function better(
+  kind: TaskSource['kind'],
+  score: number,
+  best: number | null | undefined,
+): boolean {
+  if (best === undefined || best === null || !Number.isFinite(best)) return true;
+  if (!Number.isFinite(score)) return false;
+  return kind === 'classification' ? score > best : score < best;
 }
 
 export async function makeSource(
@@ -159,14 +170,15 @@ export async function loadCheckpoint(
   prefix: string,
   learner: MetaLearner,
   withOptimizer: boolean,
+  algorithm: string,
 ): Promise<RunState> {
   const path = join(dir, `${prefix}.safetensors`);
   if (!existsSync(path)) {
     throw new UsageError(
-      `No checkpoint ${path}: the run has not saved one yet (the first comes after --log-interval iterations); start the run again.`,
+      `No checkpoint ${path}: the run has not saved one yet (the first comes after --log-interval iterations); continue training it with \`metagrad train ${algorithm} --resume ${dir}\`.`,
     );
   }
-  const { tensors } = await loadSafetensors(path);
+  const { tensors } = await readDamageable(() => loadSafetensors(path));
   const onDevice: ParamMap = new Map();
   for (const [name, stored] of tensors) {
     // A copy, because the bytes may be a view into a larger (and unaligned) file buffer.
@@ -181,9 +193,32 @@ export async function loadCheckpoint(
   } finally {
     for (const t of onDevice.values()) t.dispose();
   }
-  if (withOptimizer)
-    await loadOptimizer(join(dir, `${prefix}.optimizer.safetensors`), learner.optimizer);
-  return JSON.parse(await readFile(join(dir, `${prefix}.state.json`), 'utf8')) as RunState;
+  if (withOptimizer) {
+    const optimizerPath = join(dir, `${prefix}.optimizer.safetensors`);
+    await readDamageable(() => loadOptimizer(optimizerPath, learner.optimizer));
+  }
+  const statePath = join(dir, `${prefix}.state.json`);
+  return readDamageable(async () => {
+    try {
+      return JSON.parse(await readFile(statePath, 'utf8')) as RunState;
+    } catch (error) {
+      throw new Error(`${statePath} is not valid JSON (${(error as Error).message})`);
+    }
+  });
+}
+
+/**
+ * Runs `read` on a file of the run folder and turns its failure (a truncated or
+ * edited file) into a UsageError that names the fix.
+ */
+async function readDamageable<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    throw new UsageError(
+      `${(error as Error).message.replace(/\.$/, '')}; the run folder is damaged, so restore the file or train a new run with another --out.`,
+    );
+  }
 }
 
 async function readMetrics(out: string): Promise<Record<string, number>[]> {
@@ -192,8 +227,17 @@ async function readMetrics(out: string): Promise<Record<string, number>[]> {
   const text = await readFile(path, 'utf8');
   return text
     .split('\n')
-    .filter((line) => line.trim())
-    .map((line) => JSON.parse(line) as Record<string, number>);
+    .map((line, index) => ({ line, number: index + 1 }))
+    .filter(({ line }) => line.trim())
+    .map(({ line, number }) => {
+      try {
+        return JSON.parse(line) as Record<string, number>;
+      } catch (error) {
+        throw new UsageError(
+          `${path}: line ${number} is not valid JSON (${(error as Error).message}); delete that line and run the command again.`,
+        );
+      }
+    });
 }
 
 export async function writeCurves(out: string, title: string): Promise<void> {
@@ -254,8 +298,14 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
     engineRng: mg.getRngState(),
     best: null,
   };
-  if (options.resume) {
-    state = await loadCheckpoint(out, 'last', learner, true);
+  // A run killed before its first checkpoint restarts from iteration 0 with its saved settings.
+  const fresh = options.resume && !existsSync(join(out, 'last.safetensors'));
+  if (fresh) {
+    log(`${out} has no checkpoint yet; starting it from iteration 0`);
+    await writeFile(join(out, 'metrics.jsonl'), '');
+  }
+  if (options.resume && !fresh) {
+    state = await loadCheckpoint(out, 'last', learner, true, config.algorithm);
     mg.setRngState(state.engineRng);
     const kept = (await readMetrics(out)).filter((row) => row.iteration <= state.iteration);
     await writeFile(
@@ -313,7 +363,7 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
         const val = await evaluateTasks(learner, source, 'val', config.valEpisodes, config.seed);
         row[`val_${score}`] = val.mean;
         row[`val_${score}_ci95`] = val.ci95;
-        if (better(source, val.mean, state.best?.score)) {
+        if (better(source.kind, val.mean, state.best?.score)) {
           state.best = { iteration: state.iteration, score: val.mean };
           state.rng = rng.getState();
           state.engineRng = mg.getRngState();
@@ -358,7 +408,7 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
     return interrupted ? 'interrupted' : 'stopped';
   }
 
-  await loadCheckpoint(out, 'model', learner, false);
+  await loadCheckpoint(out, 'model', learner, false, config.algorithm);
   const test = await evaluateTasks(learner, source, 'test', config.testEpisodes, config.seed);
   await writeResult(out, config, source, test, state.best);
   log(formatResult(source, test, config));

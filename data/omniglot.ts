@@ -14,6 +14,11 @@ import { unzipSync } from 'fflate';
 import { PNG } from 'pngjs';
 
 export const OMNIGLOT_SETS = ['images_background', 'images_evaluation'] as const;
+
+/** A data folder that is missing, is not a folder or lacks readable Omniglot sets; the user fixes it by pointing at the data. */
+export class OmniglotDataError extends Error {
+  override name = 'OmniglotDataError';
+}
 export type OmniglotSet = (typeof OMNIGLOT_SETS)[number];
 
 export interface OmniglotCharacter {
@@ -73,9 +78,9 @@ async function sourceOf(
   if (existsSync(folder) && (await stat(folder)).isDirectory())
     return { kind: 'folder', path: folder };
   if (existsSync(zip)) return { kind: 'zip', path: zip };
-  throw new Error(
+  throw new OmniglotDataError(
     `Omniglot: neither ${zip} nor the folder ${folder} exists. ` +
-      'Download the data with `metagrad data omniglot --data-dir DIR`, or point --data-dir (or METAGRAD_DATA) at a folder that has them.',
+      `Download the data with \`metagrad data omniglot --data-dir ${dataDir}\`, or point --data-dir (or METAGRAD_DATA) at a folder that has them.`,
   );
 }
 
@@ -126,7 +131,7 @@ async function readSet(
         filter: (file) => file.name.endsWith('.png'),
       });
     } catch (error) {
-      throw new Error(
+      throw new OmniglotDataError(
         `Omniglot: ${source.path} is not a readable zip file (${(error as Error).message}); download it again.`,
       );
     }
@@ -150,7 +155,9 @@ async function readSet(
     }
   }
   if (images.length === 0)
-    throw new Error(`Omniglot: found no <Alphabet>/characterNN/*.png images in ${source.path}.`);
+    throw new OmniglotDataError(
+      `Omniglot: found no <Alphabet>/characterNN/*.png images in ${source.path}.`,
+    );
   return images;
 }
 
@@ -276,8 +283,13 @@ export async function loadOmniglot(
     );
   }
   if (!existsSync(dataDir)) {
-    throw new Error(
-      `Omniglot: the data folder ${dataDir} does not exist. Download the data with \`metagrad data omniglot --data-dir ${dataDir}\`.`,
+    throw new OmniglotDataError(
+      `Omniglot: the data folder ${dataDir} does not exist. Download the data with \`metagrad data omniglot --data-dir ${dataDir}\`, or pass --data-dir with the folder that holds it.`,
+    );
+  }
+  if (!(await stat(dataDir)).isDirectory()) {
+    throw new OmniglotDataError(
+      `Omniglot: the data folder ${dataDir} is a file; point --data-dir (or METAGRAD_DATA) at the folder that holds images_background and images_evaluation.`,
     );
   }
   const sources = await Promise.all(OMNIGLOT_SETS.map((set) => sourceOf(dataDir, set)));

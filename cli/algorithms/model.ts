@@ -64,6 +64,16 @@ export const modelAlgorithms: AlgorithmSpec[] = [
         default: 10,
       },
     ],
+    // A sequence shows --instances images of each class and has no query set, and
+    // the controller is sized by --controller-size.
+    unusedFlags: [
+      '--shots',
+      '--queries',
+      '--hidden',
+      '--inner-steps',
+      '--test-inner-steps',
+      '--inner-lr',
+    ],
     // Batches of 16 episodes, and Adam at 1e-3 so that short runs make progress.
     defaults: () => ({ metaBatch: 16, metaLr: 0.001, iterations: 100000, testEpisodes: 200 }),
     source: (config, onProgress) =>
@@ -112,6 +122,7 @@ export const modelAlgorithms: AlgorithmSpec[] = [
         default: 128,
       },
     ],
+    unusedFlags: ['--inner-steps', '--test-inner-steps', '--inner-lr'],
     // 128-unit layers, a usual width for CNPs on 1-D regression.
     defaults: () => ({ hidden: 128 }),
     build(config) {

@@ -34,6 +34,8 @@ export interface AlgorithmSpec {
   readonly summary: string;
   readonly datasets: readonly DatasetName[];
   readonly options?: readonly AlgorithmOption[];
+  /** Shared `metagrad train` flags this algorithm does not read, such as '--inner-lr'; the command rejects them when given. */
+  readonly unusedFlags?: readonly string[];
   /** Where the papers' settings for this algorithm differ from the dataset defaults. */
   defaults?(dataset: DatasetName, ways: number): SharedDefaults;
   build(config: TrainConfig, source: TaskSource): MetaLearner;

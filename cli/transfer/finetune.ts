@@ -3,7 +3,12 @@
 // 50 labelled examples per class under each chosen strategy.
 
 import * as mg from '../../engine/index';
-import { loadFashionMnist, transferSplit, type FashionMnist } from '../../data/fashion-mnist';
+import {
+  loadFashionMnist,
+  TARGET_CLASSES,
+  transferSplit,
+  type FashionMnist,
+} from '../../data/fashion-mnist';
 import { BlockNet, copyMatchingState, type BackboneKind } from '../../algorithms/transfer/backbone';
 import { fineTune, STRATEGIES, type Strategy } from '../../algorithms/transfer/finetune';
 import { accuracy, shuffledBatches, step, toBatch } from '../../algorithms/transfer/training';
@@ -138,6 +143,23 @@ export async function supervisedStage(
       log(`${stage} step ${done}/${steps}: train loss ${loss.toFixed(4)}`);
       await run.checkpoint(stage, done, { model }, optimizer);
       if (run.interrupted) throw new Interrupted(stage);
+    }
+  }
+}
+
+/**
+ * Checks every --shots value against the training images of each target class,
+ * so that a value too large fails before pretraining and before the run folder is made.
+ */
+export async function checkFinetuneShots(config: ParsedOptions): Promise<void> {
+  const data = await loadFashionMnist(config.dataDir as string);
+  const largest = Math.max(...(config.shots as number[]));
+  for (const label of TARGET_CLASSES) {
+    const count = data.train.labels.filter((value) => value === label).length;
+    if (largest > count) {
+      throw new UsageError(
+        `--shots ${largest} is more than the ${count} training images of class ${label}; use at most ${count}.`,
+      );
     }
   }
 }

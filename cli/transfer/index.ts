@@ -6,10 +6,10 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import * as mg from '../../engine/index';
 import { IdxFormatError } from '../../data/idx';
-import { UsageError } from '../errors';
+import { UsageError, checkPathOptions } from '../errors';
 import { DANN_OPTIONS, runDann } from './dann';
 import { DISTILL_OPTIONS, runDistill } from './distill';
-import { FINETUNE_OPTIONS, parseStrategies, runFinetune } from './finetune';
+import { checkFinetuneShots, FINETUNE_OPTIONS, parseStrategies, runFinetune } from './finetune';
 import {
   COMMON_OPTIONS,
   declare,
@@ -30,6 +30,8 @@ interface Subcommand {
   /** The method argument of `pretrain`. */
   argument?: { name: string; choices: readonly string[] };
   run: (run: RunFolder, config: ParsedOptions, log: (line: string) => void) => Promise<object>;
+  /** Checks the settings against the data before the run folder is made. */
+  check?: (config: ParsedOptions) => Promise<void>;
 }
 
 const SUBCOMMANDS: Subcommand[] = [
@@ -39,6 +41,7 @@ const SUBCOMMANDS: Subcommand[] = [
       'Pretrain on the five source classes, fine-tune on the five target classes at each number of shots.',
     options: FINETUNE_OPTIONS,
     run: runFinetune,
+    check: checkFinetuneShots,
   },
   {
     name: 'dann',
@@ -75,6 +78,14 @@ async function execute(
     throw new UsageError(
       `${images}: file not found; pass --data-dir with the folder that holds the Fashion-MNIST IDX files.`,
     );
+  if (!resume) {
+    try {
+      await sub.check?.(config);
+    } catch (error) {
+      if (error instanceof IdxFormatError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
   await mg.init();
   const run = await RunFolder.open(config.out as string, config, resume, sub.name);
   try {
@@ -122,13 +133,22 @@ export function registerTransfer(
       const flags = (sub.argument ? args[1] : args[0]) as Record<string, unknown>;
       const commandObject = (sub.argument ? args[2] : args[1]) as Command;
       const argument = sub.argument ? (args[0] as string | undefined) : undefined;
-      if (flags.resume) {
+      checkPathOptions(flags, ['--out', '--resume', '--data-dir']);
+      if (flags.resume !== undefined) {
         const given = givenFlags(commandObject);
         if (given.length > 0)
           throw new UsageError(
             `--resume continues a run with the settings in its config.json; leave out ${given.join(', ')}.`,
           );
         const config = await readRunConfig<ParsedOptions>(flags.resume as string);
+        if (!SUBCOMMANDS.some((known) => known.name === config.command)) {
+          const trainRun = typeof config.algorithm === 'string';
+          throw new UsageError(
+            trainRun
+              ? `--resume ${String(flags.resume)} is a metagrad train run; use \`metagrad train ${String(config.algorithm)} --resume ${String(flags.resume)}\`.`
+              : `--resume ${String(flags.resume)}: its config.json has ${config.command === undefined ? 'no "command"' : `"command": ${JSON.stringify(config.command)}`}, not one of ${SUBCOMMANDS.map((known) => known.name).join(', ')}; the run folder is damaged, so restore the file or start a new run.`,
+          );
+        }
         if (config.command !== sub.name)
           throw new UsageError(
             `--resume ${String(flags.resume)} is a ${String(config.command)} run; use \`metagrad transfer ${String(config.command)} --resume ${String(flags.resume)}\`.`,
@@ -140,7 +160,11 @@ export function registerTransfer(
       const config = parseOptions([...COMMON_OPTIONS, ...sub.options], flags);
       config.command = sub.name;
       if (sub.argument) {
-        if (!argument || !sub.argument.choices.includes(argument))
+        if (argument !== undefined && !sub.argument.choices.includes(argument))
+          throw new UsageError(
+            `transfer ${sub.name}: ${sub.argument.name} ${JSON.stringify(argument)} is not supported; use ${sub.argument.choices.join(' or ')}.`,
+          );
+        if (argument === undefined)
           throw new UsageError(
             `transfer ${sub.name} needs a ${sub.argument.name}: ${sub.argument.choices.join(' or ')}, e.g. \`metagrad transfer ${sub.name} ${sub.argument.choices[0]}\`.`,
           );

@@ -63,8 +63,15 @@ export class RunFolder {
     const folder = new RunFolder(dir);
     if (resume) {
       const statePath = join(dir, 'state.json');
-      if (existsSync(statePath))
-        folder.state = JSON.parse(await readFile(statePath, 'utf8')) as RunState;
+      if (existsSync(statePath)) {
+        try {
+          folder.state = JSON.parse(await readFile(statePath, 'utf8')) as RunState;
+        } catch (error) {
+          throw new UsageError(
+            `${statePath} is not valid JSON (${(error as Error).message}); the run folder is damaged, so restore the file or start a new run.`,
+          );
+        }
+      }
     } else {
       if (existsSync(join(dir, 'config.json')))
         throw new UsageError(
@@ -183,11 +190,18 @@ export class RunFolder {
 export async function readRunConfig<T>(runDir: string): Promise<T> {
   const path = join(resolve(runDir), 'config.json');
   if (!existsSync(path)) throw new UsageError(`${runDir} is not a run folder: ${path} is missing.`);
+  let parsed: unknown;
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as T;
+    parsed = JSON.parse(await readFile(path, 'utf8'));
   } catch (error) {
     throw new UsageError(
       `${path} is not valid JSON (${(error as Error).message}); the run folder is damaged.`,
     );
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError(
+      `${path} contains ${JSON.stringify(parsed)} instead of an object of settings; the run folder is damaged, so restore the file or start a new run.`,
+    );
+  }
+  return parsed as T;
 }
