@@ -7,12 +7,9 @@ import { algorithmNames } from './algorithms/index';
 import { UsageError } from './errors';
 import type { TrainConfig } from './train';
 
-const INTEGER_FIELDS = [
+const POSITIVE_INTEGER_FIELDS = [
   'ways',
   'shots',
-  'queries',
-  'innerSteps',
-  'testInnerSteps',
   'metaBatch',
   'iterations',
   'hidden',
@@ -21,6 +18,10 @@ const INTEGER_FIELDS = [
   'valEpisodes',
   'testEpisodes',
 ] as const;
+
+// Metric-based and model-based learners have no inner loop (inner steps 0), and
+// the MANN's sequence episodes have no separate query set.
+const NON_NEGATIVE_INTEGER_FIELDS = ['queries', 'innerSteps', 'testInnerSteps'] as const;
 
 /** Parses the text of `path` (a run's config.json), raising a UsageError that names the first invalid field. */
 export function parseRunConfig(path: string, text: string): TrainConfig {
@@ -59,10 +60,16 @@ export function parseRunConfig(path: string, text: string): TrainConfig {
     throw invalid('split', 'vinyals or lake');
   }
   if (typeof config.dataDir !== 'string') throw invalid('dataDir', 'a folder path');
-  for (const field of INTEGER_FIELDS) {
+  for (const field of POSITIVE_INTEGER_FIELDS) {
     const value = config[field];
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
       throw invalid(field, 'a positive integer');
+    }
+  }
+  for (const field of NON_NEGATIVE_INTEGER_FIELDS) {
+    const value = config[field];
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw invalid(field, 'a non-negative integer');
     }
   }
   if (typeof config.seed !== 'number' || !Number.isSafeInteger(config.seed) || config.seed < 0) {
