@@ -306,6 +306,13 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
   }
   if (options.resume && !fresh) {
     state = await loadCheckpoint(out, 'last', learner, true, config.algorithm);
+    // A run that stopped after its last iteration but before result.json resumes into
+    // the test evaluation; one with result.json has nothing left to do.
+    if (state.iteration >= config.iterations && existsSync(join(out, 'result.json'))) {
+      throw new UsageError(
+        `${out} already finished all ${config.iterations} iterations; evaluate it again with \`metagrad eval ${out}\`, or train a new run with more --iterations.`,
+      );
+    }
     mg.setRngState(state.engineRng);
     const kept = (await readMetrics(out)).filter((row) => row.iteration <= state.iteration);
     await writeFile(

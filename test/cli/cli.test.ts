@@ -110,6 +110,14 @@ describe('metagrad train and eval', () => {
     expect(evaluated.stdout).toMatch(/Test query MSE over 10 tasks/);
     const again = JSON.parse(await readFile(join(out, 'result.json'), 'utf8'));
     expect(again.test_mse).toBeCloseTo(result.test_mse, 4);
+
+    const finished = run(['train', 'maml', '--resume', out, '--no-progress']);
+    expect(finished.status, finished.stderr).toBe(2);
+    expect(finished.stderr).toMatch(
+      /already finished all 40 iterations; evaluate it again with `metagrad eval /,
+    );
+    const unchanged = JSON.parse(await readFile(join(out, 'result.json'), 'utf8'));
+    expect(unchanged).toEqual(again);
   });
 });
 
