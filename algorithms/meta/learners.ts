@@ -91,8 +91,11 @@ export class MamlLearner implements MetaLearner {
     const batched = config.batchTasks === false ? null : batchedView(module);
     if (batched && this.perStepBn) this.perStepBn.attach(batched);
     const head = (param: string) => param.startsWith(config.headPrefix);
-    // The per-step copies (named `<param>@<step>`) are meta-learned, not adapted.
-    const notPerStep = (param: string) => !param.includes('@');
+    // ANIL adapts only the head. With per-step BatchNorm, MAML++ adapts everything but
+    // the per-step copies (named `<param>@<step>`), which are meta-learned only.
+    let adapted: ((param: string) => boolean) | undefined;
+    if (name === 'anil') adapted = head;
+    else if (this.perStepBn) adapted = (param: string) => !param.includes('@');
     this.maml = new Maml(
       this.perStepBn ?? functionalView(module),
       lossFor(kind),
@@ -102,7 +105,7 @@ export class MamlLearner implements MetaLearner {
         firstOrder: name === 'fomaml',
         innerLrMode,
         multiStepLoss: name === 'mamlpp',
-        adapted: name === 'anil' ? head : this.perStepBn ? notPerStep : undefined,
+        adapted,
       },
       batched,
     );

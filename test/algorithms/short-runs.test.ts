@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import * as mg from '../../index';
 import { META_ALGORITHMS } from '../../algorithms/meta/learners';
-import { Rng } from '../../data/rng';
-import { evaluateTasks, learnerFor, makeSource, type TrainConfig } from '../../cli/train';
+import { learnerFor, makeSource, type TrainConfig } from '../../cli/train';
 import { disposeTask, type TaskSource } from '../../cli/tasks';
+import { Rng } from '../../data/rng';
 import { OMNIGLOT_DIR } from '../data/paths';
+import { trainAndScore } from './train-run';
 
 // Short real runs on real data: a few dozen meta-updates of a small model must
 // already lift 5-way 1-shot accuracy on held-out Omniglot characters well above
@@ -38,16 +39,7 @@ function config(overrides: Partial<TrainConfig>): TrainConfig {
 }
 
 async function run(settings: TrainConfig, source: TaskSource) {
-  mg.manualSeed(settings.seed);
-  const { learner } = learnerFor(settings, source);
-  const before = await evaluateTasks(learner, source, 'test', settings.testEpisodes, settings.seed);
-  const rng = new Rng(settings.seed);
-  for (let iteration = 0; iteration < settings.iterations; iteration++) {
-    const tasks = source.sampleTrain(rng, settings.metaBatch);
-    await learner.trainStep(tasks, iteration);
-    for (const task of tasks) disposeTask(task);
-  }
-  const after = await evaluateTasks(learner, source, 'test', settings.testEpisodes, settings.seed);
+  const { before, after } = await trainAndScore(settings, source);
   return { before: before.mean, after: after.mean };
 }
 

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import * as mg from '../../index';
-import { Rng } from '../../data/rng';
-import { evaluateTasks, learnerFor, makeSource, type TrainConfig } from '../../cli/train';
-import { disposeTask, type TaskSource } from '../../cli/tasks';
+import { makeSource, type TrainConfig } from '../../cli/train';
+import { trainAndScore } from '../algorithms/train-run';
 import { OMNIGLOT_DIR } from '../data/paths';
 
 // Short real runs of the model-based learners: the CNP on sinusoids and a small
@@ -34,25 +32,11 @@ function config(overrides: Partial<TrainConfig>): TrainConfig {
   };
 }
 
-async function train(settings: TrainConfig, source: TaskSource) {
-  mg.manualSeed(settings.seed);
-  const { learner } = learnerFor(settings, source);
-  const before = await evaluateTasks(learner, source, 'test', settings.testEpisodes, settings.seed);
-  const rng = new Rng(settings.seed);
-  for (let iteration = 0; iteration < settings.iterations; iteration++) {
-    const tasks = source.sampleTrain(rng, settings.metaBatch);
-    await learner.trainStep(tasks, iteration);
-    for (const task of tasks) disposeTask(task);
-  }
-  const after = await evaluateTasks(learner, source, 'test', settings.testEpisodes, settings.seed);
-  return { before, after };
-}
-
 describe('short model-based runs', () => {
   it('CNP raises the query log-likelihood', async () => {
     const settings = config({ options: { representationSize: 32 } });
     const source = await makeSource(settings, () => undefined);
-    const { before, after } = await train(settings, source);
+    const { before, after } = await trainAndScore(settings, source);
     const likelihood = (summary: typeof before) => summary.metrics!.log_likelihood.mean;
     expect(likelihood(after)).toBeGreaterThan(likelihood(before) + 0.3);
     expect(after.mean, 'query MSE').toBeLessThan(before.mean);
@@ -78,7 +62,7 @@ describe('short model-based runs', () => {
       },
     });
     const source = await makeSource(settings, () => undefined);
-    const { before, after } = await train(settings, source);
+    const { before, after } = await trainAndScore(settings, source);
     const firstInstance = (summary: typeof before) => summary.metrics!.accuracy_instance_1.mean;
     // The first thing the network learns is that a new drawing takes a label not
     // shown yet in the episode, which lifts first-instance accuracy above chance,
