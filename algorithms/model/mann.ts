@@ -2,7 +2,7 @@
 // memory-augmented neural networks"): an LSTM controller with an external memory
 // matrix, read by content (softmax over cosine similarities) and written with
 // least-recently-used access (LRUA). An episode is a sequence: at step t the
-// network sees image x_t with the one-hot label of step t - 1, and predicts the
+// network receives image x_t with the one-hot label of step t - 1, and predicts the
 // label of x_t. Binding a label to a new class therefore has to happen inside the
 // episode, in the memory or the LSTM state, because the classes are new in every episode.
 
@@ -156,7 +156,7 @@ export class Mann extends Module<[Tensor, Tensor], Tensor> {
     const { inputSize, classes, controllerSize, memorySize, readHeads } = options;
     const external = options.memory === 'external';
     const readWidth = external ? readHeads * memorySize : 0;
-    // The controller also sees the previous step's reads, so it can pass what memory returned into its own state.
+    // The controller also receives the previous step's reads, so it can pass what memory returned into its own state.
     this.controller = this.registerModule(
       'controller',
       new LSTMCell(inputSize + classes + readWidth, controllerSize),

@@ -1,4 +1,4 @@
-// Every algorithm `metagrad train` knows, in the order --help lists them.
+// Every algorithm that `metagrad train` accepts, in the order --help lists them.
 // A name declared twice is an error at load time, not a silent override.
 
 import { UsageError } from '../errors';
