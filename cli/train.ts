@@ -56,6 +56,13 @@ export interface RunState {
   rng: number;
   engineRng: { seed: number; counter: number };
   best: { iteration: number; score: number } | null;
+  /** Iterations since the last metrics row, kept so that the first row after a resume averages them all. */
+  window?: StepScore[];
+}
+
+interface StepScore {
+  loss: number;
+  accuracy?: number;
 }
 
 /** Returns the quantity a run is selected and reported by: accuracy for classification, query MSE for regression. */
@@ -336,7 +343,7 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
         );
   bar?.start(config.iterations, state.iteration, { loss: '-', acc: '-' });
 
-  const window: { loss: number; accuracy?: number }[] = [];
+  const window: StepScore[] = state.window ?? [];
   const stopAt =
     options.stopAfter === undefined
       ? config.iterations
@@ -394,6 +401,7 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
       // on resume, and the resume drops the metrics rows past the checkpoint.
       state.rng = rng.getState();
       state.engineRng = mg.getRngState();
+      state.window = [];
       await saveCheckpoint(out, 'last', learner, state);
     } else {
       bar?.update(state.iteration);
@@ -401,9 +409,12 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
   }
   process.off('SIGINT', onInterrupt);
   bar?.stop();
-  if (interrupted) {
+  // A run stopped between metrics rows saves where it is, with the iterations of the
+  // unfinished row, so the resume repeats nothing and its first row averages them all.
+  if (state.iteration < config.iterations && window.length > 0) {
     state.rng = rng.getState();
     state.engineRng = mg.getRngState();
+    state.window = window;
     await saveCheckpoint(out, 'last', learner, state);
   }
   await writeCurves(out, `${config.algorithm} on ${config.dataset}`);
@@ -419,6 +430,10 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
   const test = await evaluateTasks(learner, source, 'test', config.testEpisodes, config.seed);
   await writeResult(out, config, source, test, state.best);
   log(formatResult(source, test, config));
+  if (!Number.isFinite(test.mean))
+    log(
+      `Warning: the model diverged: its test ${score} is not a number, so result.json records null. Train again with a smaller --meta-lr (this run used ${config.metaLr}).`,
+    );
   return 'finished';
 }
 
