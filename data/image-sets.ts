@@ -7,17 +7,20 @@
 //    ("<id> <class 1-200>"), train_test_split.txt ("<id> <1 train | 0 test>") and images/.
 //  - mini-ImageNet as Ravi and Larochelle (2017) split it: train.csv, val.csv and
 //    test.csv ("filename,label" with a header line) and an images/ folder.
-// Images are decoded, converted to RGB and resized (bilinear) to a square size.
-// NOTE: only PNG images are decoded. The CUB and mini-ImageNet releases ship
-// JPEG files, which are rejected with a message naming the file; convert them
-// to PNG first (for example `mogrify -format png *.jpg`, then point the lists
-// at the .png names or keep the names and convert in place).
+// Images (JPEG, as the CUB and mini-ImageNet releases ship them, or PNG) are
+// decoded by their first bytes, converted to RGB and resized to a square size
+// by area averaging: 84x84 by default for CUB and mini-ImageNet, the size of
+// the few-shot literature (Ravi and Larochelle 2017; Chen et al. 2019), and
+// CIFAR-100's own 32x32. A non-square CUB photo is scaled to the square whole,
+// not cropped, so the bird stays in view whatever its place in the frame.
 
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { decode as decodeJpeg } from 'jpeg-js';
 import { PNG } from 'pngjs';
 import type { ClassSplit, ImageClass, ImageStore } from './episodes';
+import { areaWeights } from './omniglot';
 import { Rng } from './rng';
 
 /** A malformed file of an image set; the message names the file. */
@@ -88,6 +91,7 @@ function classesOf(
 export async function loadCifar100(
   dir: string,
   seed = 0,
+  size = 32,
 ): Promise<{ train: ClassSplit; val: ClassSplit; test: ClassSplit }> {
   const parts: Cifar100Part[] = [];
   for (const name of ['train.bin', 'test.bin']) {
@@ -115,7 +119,7 @@ export async function loadCifar100(
         .map((line) => line.trim())
         .filter(Boolean)
     : [];
-  const store: ImageStore = { channels: 3, height: 32, width: 32, pixels };
+  const store = resizeStore({ channels: 3, height: 32, width: 32, pixels }, size);
   const order = new Rng(seed).shuffle(Array.from({ length: 100 }, (_, i) => i));
   const split = (name: string, ids: number[]): ClassSplit => ({
     name,
@@ -131,58 +135,126 @@ export async function loadCifar100(
 
 // ---------------------------------------------------------------- images
 
-/** Decodes a PNG file to RGB bytes resized to size x size (channels first). */
+/** Called after each decoded image with the count so far and the total. */
+export type DecodeProgress = (done: number, total: number) => void;
+
+export interface ImageLoadOptions {
+  onProgress?: DecodeProgress;
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47];
+
+/**
+ * Decodes a PNG or JPEG file (told apart by their first bytes, not the file
+ * name) to RGB bytes resized to size x size by area averaging, channels first.
+ * Greyscale images are repeated over the three channels; alpha is dropped.
+ */
 export async function decodeImage(file: string, size: number): Promise<Uint8Array> {
   if (!existsSync(file))
     throw new ImageSetError(`${file}: image not found; check the image folder of --data-dir.`);
-  const bytes = await readFile(file);
-  if (bytes[0] === 0xff && bytes[1] === 0xd8)
+  const bytes = new Uint8Array(await readFile(file));
+  let rgba: { width: number; height: number; data: Uint8Array };
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) {
+    try {
+      // jpeg-js returns RGBA for greyscale, RGB (YCbCr) and CMYK files alike.
+      rgba = decodeJpeg(bytes, { useTArray: true, formatAsRGBA: true });
+    } catch (error) {
+      throw new ImageSetError(
+        `${file}: not a readable JPEG image (${(error as Error).message}); the file is truncated or damaged, so extract it from the release again.`,
+      );
+    }
+  } else if (PNG_SIGNATURE.every((byte, i) => bytes[i] === byte)) {
+    try {
+      rgba = PNG.sync.read(Buffer.from(bytes));
+    } catch (error) {
+      throw new ImageSetError(
+        `${file}: not a readable PNG image (${(error as Error).message}); the file is truncated or damaged, so extract it from the release again.`,
+      );
+    }
+  } else {
     throw new ImageSetError(
-      `${file}: JPEG images are not supported (no JPEG decoder is bundled); convert the images to PNG, e.g. with \`mogrify -format png\`.`,
+      `${file}: neither a JPEG nor a PNG image (it starts with bytes ${Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ')}); replace it with the release's file.`,
     );
-  let png: PNG;
-  try {
-    png = PNG.sync.read(bytes);
-  } catch (error) {
-    throw new ImageSetError(`${file}: not a readable PNG image (${(error as Error).message}).`);
   }
-  return resizeRgba(png.data, png.width, png.height, size);
+  return resizeArea(rgba.data, 4, rgba.width, rgba.height, size);
 }
 
-/** Bilinear resize of RGBA bytes (alpha dropped) to size x size RGB, channels first, sampling cell centres. */
-export function resizeRgba(
-  rgba: Uint8Array,
+/**
+ * Resizes interleaved pixels (`stride` bytes per pixel, the first three read as
+ * RGB) to size x size RGB, channels first, by area averaging: each output pixel
+ * is the mean of the input area it covers, fractional pixels weighted by their
+ * covered part. Shrinking a 500-pixel photo to 84 this way keeps every input
+ * pixel's share, where sampling would skip most of them and alias.
+ */
+export function resizeArea(
+  pixels: Uint8Array,
+  stride: number,
   width: number,
   height: number,
   size: number,
 ): Uint8Array {
+  const across = areaWeights(width, size);
+  const down = areaWeights(height, size);
+  // Rows first: every input row shrunk to `size` columns, three channels each.
+  const rows = new Float32Array(height * size * 3);
+  for (let y = 0; y < height; y++) {
+    for (let o = 0; o < size; o++) {
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      for (const [x, w] of across[o]) {
+        const at = (y * width + x) * stride;
+        r += w * pixels[at];
+        g += w * pixels[at + 1];
+        b += w * pixels[at + 2];
+      }
+      const to = (y * size + o) * 3;
+      rows[to] = r;
+      rows[to + 1] = g;
+      rows[to + 2] = b;
+    }
+  }
   const out = new Uint8Array(3 * size * size);
-  for (let y = 0; y < size; y++) {
-    const sy = Math.min(Math.max(((y + 0.5) * height) / size - 0.5, 0), height - 1);
-    const y0 = Math.floor(sy);
-    const y1 = Math.min(y0 + 1, height - 1);
-    const ay = sy - y0;
+  for (let o = 0; o < size; o++) {
     for (let x = 0; x < size; x++) {
-      const sx = Math.min(Math.max(((x + 0.5) * width) / size - 0.5, 0), width - 1);
-      const x0 = Math.floor(sx);
-      const x1 = Math.min(x0 + 1, width - 1);
-      const ax = sx - x0;
       for (let c = 0; c < 3; c++) {
-        const at = (yy: number, xx: number) => rgba[(yy * width + xx) * 4 + c];
-        const value =
-          (1 - ay) * ((1 - ax) * at(y0, x0) + ax * at(y0, x1)) +
-          ay * ((1 - ax) * at(y1, x0) + ax * at(y1, x1));
-        out[c * size * size + y * size + x] = Math.round(value);
+        let total = 0;
+        for (const [y, w] of down[o]) total += w * rows[(y * size + x) * 3 + c];
+        out[c * size * size + o * size + x] = Math.min(255, Math.round(total));
       }
     }
   }
   return out;
 }
 
-async function decodeAll(files: string[], size: number): Promise<ImageStore> {
+/** Resizes every image of a store to size x size by area averaging (CIFAR-100 at another size). */
+export function resizeStore(store: ImageStore, size: number): ImageStore {
+  if (store.height === size && store.width === size) return store;
+  const { channels, height, width } = store;
+  const plane = height * width;
+  const count = store.pixels.length / (channels * plane);
+  const pixels = new Uint8Array(count * 3 * size * size);
+  const interleaved = new Uint8Array(plane * 3);
+  for (let i = 0; i < count; i++) {
+    const image = store.pixels.subarray(i * channels * plane, (i + 1) * channels * plane);
+    for (let p = 0; p < plane; p++)
+      for (let c = 0; c < 3; c++)
+        interleaved[p * 3 + c] = image[Math.min(c, channels - 1) * plane + p];
+    pixels.set(resizeArea(interleaved, 3, width, height, size), i * 3 * size * size);
+  }
+  return { channels: 3, height: size, width: size, pixels };
+}
+
+async function decodeAll(
+  files: string[],
+  size: number,
+  onProgress?: DecodeProgress,
+): Promise<ImageStore> {
   const pixels = new Uint8Array(files.length * 3 * size * size);
-  for (let i = 0; i < files.length; i++)
+  for (let i = 0; i < files.length; i++) {
     pixels.set(await decodeImage(files[i], size), i * 3 * size * size);
+    onProgress?.(i + 1, files.length);
+  }
   return { channels: 3, height: size, width: size, pixels };
 }
 
@@ -216,6 +288,7 @@ function idPairs(text: string, file: string): Map<number, string> {
 export async function loadCub200(
   dir: string,
   size = 84,
+  options: ImageLoadOptions = {},
 ): Promise<{ train: ClassSplit; val: ClassSplit; test: ClassSplit; isTrain: Uint8Array }> {
   const imagesFile = join(dir, 'images.txt');
   const labelsFile = join(dir, 'image_class_labels.txt');
@@ -235,6 +308,7 @@ export async function loadCub200(
   const store = await decodeAll(
     ids.map((id) => join(dir, 'images', paths.get(id)!)),
     size,
+    options.onProgress,
   );
   const isTrain = Uint8Array.from(ids, (id) => (flags.get(id) === '1' ? 1 : 0));
   const byClass = new Map<number, number[]>();
@@ -272,6 +346,7 @@ export async function loadCub200(
 export async function loadMiniImagenet(
   dir: string,
   size = 84,
+  options: ImageLoadOptions = {},
 ): Promise<{ train: ClassSplit; val: ClassSplit; test: ClassSplit }> {
   const splits: Record<string, { files: string[]; labels: string[] }> = {};
   for (const name of ['train', 'val', 'test']) {
@@ -293,7 +368,7 @@ export async function loadMiniImagenet(
     splits[name] = { files, labels };
   }
   const allFiles = Object.values(splits).flatMap((s) => s.files);
-  const store = await decodeAll(allFiles, size);
+  const store = await decodeAll(allFiles, size, options.onProgress);
   let offset = 0;
   const result: Record<string, ClassSplit> = {};
   for (const name of ['train', 'val', 'test']) {
