@@ -1,7 +1,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encode as encodeJpeg } from 'jpeg-js';
 import { PNG } from 'pngjs';
 import * as mg from '../../index';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +15,7 @@ import { materialize, sampleEpisode } from '../../data/episodes';
 import { Rng } from '../../data/rng';
 import { classSplitSource, disposeTask } from '../../cli/tasks';
 import { learnerFor, type TrainConfig } from '../../cli/train';
-import { greyJpeg } from './jpeg-writer';
+import { colourJpeg, greyJpeg } from './jpeg-fixtures';
 
 // The CIFAR-100, CUB-200-2011 and mini-ImageNet loaders on small files that
 // this test writes in each release's layout, and episodes sampled from them.
@@ -35,17 +34,14 @@ function writePng(
   writeFileSync(file, PNG.sync.write(png));
 }
 
-/** Writes a width x height colour JPEG (quality 95) whose pixel (x, y) is rgb(x, y). */
+/** Writes a width x height colour JPEG whose pixel (x, y) is rgb(x, y). */
 function writeJpeg(
   file: string,
   width: number,
   height: number,
   rgb: (x: number, y: number) => [number, number, number],
 ): void {
-  const data = new Uint8Array(width * height * 4);
-  for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++) data.set([...rgb(x, y), 255], (y * width + x) * 4);
-  writeFileSync(file, encodeJpeg({ width, height, data }, 95).data);
+  writeFileSync(file, colourJpeg(width, height, rgb));
 }
 
 /** Mean of channel c of a size x size channels-first image over columns [x0, x1). */

@@ -1,10 +1,13 @@
-// A baseline greyscale JPEG writer for test fixtures. jpeg-js encodes colour
-// (three-component) files only, while the CUB and ImageNet photos include some
-// one-component greyscale JPEGs, so the tests write those with this.
+// JPEG fixtures for the image-set tests. colourJpeg encodes with jpeg-js;
+// greyJpeg writes a baseline one-component file by hand, because jpeg-js
+// encodes colour files only, while the CUB and ImageNet photos include some
+// greyscale JPEGs.
 //
-// Every 8x8 block is one flat grey level, so only its DC coefficient is
-// nonzero: with a quantisation table of ones, a block of level v has DC
-// 8 (v - 128), and the decoder's inverse DCT gives back exactly v.
+// greyJpeg makes every 8x8 block one flat grey level, so only its DC
+// coefficient is nonzero: with a quantisation table of ones, a block of level
+// v has DC 8 (v - 128), and the decoder's inverse DCT gives back exactly v.
+
+import { encode as encodeJpeg } from 'jpeg-js';
 
 function segment(marker: number, body: number[]): number[] {
   const length = body.length + 2;
@@ -79,4 +82,16 @@ export function greyJpeg(
     }
   }
   return Uint8Array.from([...header, ...bits.finish(), 0xff, 0xd9]);
+}
+
+/** Encodes a width x height colour JPEG with jpeg-js (quality 95) whose pixel (x, y) is rgb(x, y). */
+export function colourJpeg(
+  width: number,
+  height: number,
+  rgb: (x: number, y: number) => [number, number, number],
+): Uint8Array {
+  const data = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) data.set([...rgb(x, y), 255], (y * width + x) * 4);
+  return encodeJpeg({ width, height, data }, 95).data;
 }
