@@ -12,6 +12,7 @@ import {
   loadMiniImagenet,
   type DecodeProgress,
 } from '../data/image-sets';
+import { defaultDataDir } from '../data/omniglot';
 import { UsageError } from './errors';
 import { classSplitSource, type TaskSource } from './tasks';
 import type { TrainConfig } from './train';
@@ -89,7 +90,7 @@ export async function imageSetSource(
   let bar: SingleBar | null = null;
   const onProgress: DecodeProgress = (done, total) => {
     if (!bar) {
-      log(`Decoding ${total} ${info.title} images at ${size}x${size}`);
+      log(`Decoding ${total} ${info.title} images at ${size}x${size} (cached for later runs)`);
       bar = new SingleBar(
         { format: '  decoding [{bar}] {value}/{total} images', hideCursor: true },
         Presets.shades_classic,
@@ -99,15 +100,17 @@ export async function imageSetSource(
     bar.update(done);
     if (done === total) bar.stop();
   };
+  // Decoded images are cached beside the Omniglot cache, for the next run and for eval.
+  const cacheDir = join(defaultDataDir(), 'cache');
   let splits;
   try {
     if (dataset === 'cifar100') {
       // Seed 0 for every run, so runs with different --seed share one class split.
       splits = await loadCifar100(config.dataDir, 0, size);
     } else if (dataset === 'cub') {
-      splits = await loadCub200(config.dataDir, size, { onProgress });
+      splits = await loadCub200(config.dataDir, size, { onProgress, cacheDir });
     } else {
-      splits = await loadMiniImagenet(config.dataDir, size, { onProgress });
+      splits = await loadMiniImagenet(config.dataDir, size, { onProgress, cacheDir });
     }
   } catch (error) {
     if (error instanceof ImageSetError) throw new UsageError(error.message);

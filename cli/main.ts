@@ -370,8 +370,8 @@ export function program(): Command {
   }
   trainCommand.action(async (algorithm: string, flags: TrainFlags, command: Command) => {
     checkPathOptions(flags, ['--out', '--resume', '--data-dir']);
-    await mg.init();
     if (flags.resume !== undefined) {
+      await mg.init();
       // A resumed run keeps the settings saved in its config.json.
       const given = command.options
         .filter((option) => command.getOptionValueSource(option.attributeName()) === 'cli')
@@ -400,7 +400,9 @@ export function program(): Command {
       });
       return;
     }
+    // The flags are checked before the GPU starts, so a mistyped command fails at once.
     const config = buildConfig(algorithm, flags);
+    await mg.init();
     if (existsSync(config.out) && !statSync(config.out).isDirectory()) {
       throw new UsageError(`--out ${config.out} is a file; give a folder for the run.`);
     }

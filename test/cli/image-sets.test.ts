@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,9 @@ const cli = join(process.cwd(), 'dist', 'cli.js');
 
 /** Runs the built CLI; `errors` is stderr less Dawn's "Warning:" lines about device limits. */
 function run(args: string[]) {
-  const result = spawnSync('node', [cli, ...args], { encoding: 'utf8', cwd: work });
+  // METAGRAD_DATA keeps the decoded-image cache inside the test's folder.
+  const env = { ...process.env, METAGRAD_DATA: join(work, 'data') };
+  const result = spawnSync('node', [cli, ...args], { encoding: 'utf8', cwd: work, env });
   const errors = result.stderr
     .split('\n')
     .filter((line) => !line.startsWith('Warning:'))
@@ -186,6 +188,12 @@ describe('metagrad train on image sets', () => {
     expect(result.test_episodes).toBe(3);
     expect(result.test_accuracy).toBeGreaterThanOrEqual(0);
     expect(result.test_accuracy).toBeLessThanOrEqual(1);
+    if (dataset !== 'cifar100')
+      expect(
+        readdirSync(join(work, 'data', 'cache')).some((f) =>
+          f.startsWith(`${dataset === 'cub' ? 'cub' : 'mini-imagenet'}-16-`),
+        ),
+      ).toBe(true);
   });
 
   it.each([

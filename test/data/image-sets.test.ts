@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -325,6 +325,27 @@ describe('mini-ImageNet', () => {
     );
     expect(episode.imageShape).toEqual([3, 84, 84]);
     expect(Array.from(episode.supportY)).toEqual([0, 0, 1, 1, 2, 2]);
+  });
+
+  it('reads decoded images from its cache until an image changes', async () => {
+    const cacheDir = join(root, 'cache');
+    const first = await loadMiniImagenet(dir, 16, { cacheDir });
+    const [name] = readdirSync(cacheDir);
+    expect(name).toMatch(/^mini-imagenet-16-[0-9a-f]{16}\.mgcache$/);
+    // A cache of the right length is trusted: filled with 7s, it gives 7s.
+    writeFileSync(join(cacheDir, name), new Uint8Array(first.train.store.pixels.length).fill(7));
+    const cached = await loadMiniImagenet(dir, 16, { cacheDir });
+    expect(new Set(cached.test.store.pixels)).toEqual(new Set([7]));
+    // An edited image changes the key, so the images are decoded again.
+    const edited = join(dir, 'images', 'n0193011200000001.jpg');
+    writeFileSync(
+      edited,
+      colourJpeg(50, 40, () => [9, 9, 9]),
+    );
+    const again = await loadMiniImagenet(dir, 16, { cacheDir });
+    expect(readdirSync(cacheDir).length).toBe(2);
+    expect(again.test.store.pixels[20 * 3 * 16 * 16]).toBeLessThan(12);
+    expect(again.test.store.pixels[21 * 3 * 16 * 16]).toBeGreaterThan(160);
   });
 
   it('rejects a CSV without its header', async () => {
