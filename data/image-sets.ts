@@ -321,10 +321,22 @@ function idPairs(text: string, file: string): Map<number, string> {
 }
 
 /**
- * Loads CUB-200-2011 from `dir` (the CUB_200_2011 folder). Classes 1-100 form
- * the train split, 101-150 val and 151-200 test, the class split of Hilliard
- * et al. (2018) used by Chen et al. (2019); every image of a class is in its
- * split. `isTrain` keeps the official train_test_split flags per store index.
+ * The split of CUB class `label` (1-200) in the few-shot split of Chen et al.
+ * (2019), the one most few-shot CUB results use: counting the classes from 0,
+ * even ones train (100 classes), those 1 more than a multiple of 4 val (50) and
+ * those 3 more test (50). In 1-based class ids: odd ids train, ids 2 mod 4 val,
+ * ids 0 mod 4 test.
+ */
+export function cubSplitOf(label: number): 'train' | 'val' | 'test' {
+  const index = label - 1;
+  if (index % 2 === 0) return 'train';
+  return index % 4 === 1 ? 'val' : 'test';
+}
+
+/**
+ * Loads CUB-200-2011 from `dir` (the CUB_200_2011 folder), its classes split
+ * by cubSplitOf; every image of a class is in its class's split. `isTrain`
+ * keeps the official train_test_split flags per store index.
  */
 export async function loadCub200(
   dir: string,
@@ -358,11 +370,11 @@ export async function loadCub200(
     if (!byClass.has(label)) byClass.set(label, []);
     byClass.get(label)!.push(i);
   });
-  const split = (name: string, low: number, high: number): ClassSplit => ({
+  const split = (name: 'train' | 'val' | 'test'): ClassSplit => ({
     name,
     store,
     classes: [...byClass.keys()]
-      .filter((label) => label >= low && label <= high)
+      .filter((label) => cubSplitOf(label) === name)
       .sort((a, b) => a - b)
       .map((label) => {
         const first = byClass.get(label)![0];
@@ -371,9 +383,9 @@ export async function loadCub200(
       }),
   });
   return {
-    train: split('train', 1, 100),
-    val: split('val', 101, 150),
-    test: split('test', 151, 200),
+    train: split('train'),
+    val: split('val'),
+    test: split('test'),
     isTrain,
   };
 }

@@ -50,13 +50,15 @@ function writeCifar(dir: string): void {
   writeFileSync(join(dir, 'test.bin'), Buffer.concat(test));
 }
 
-/** Five classes in each of CUB's train (1-100), val (101-150) and test (151-200) ranges. */
+/** Five classes of each split of Chen et al.: odd ids train, ids 2 mod 4 val, 0 mod 4 test. */
 function writeCub(dir: string): void {
   const images: string[] = [];
   const labels: string[] = [];
   const flags: string[] = [];
   let id = 0;
-  for (const label of [1, 2, 3, 4, 5, 101, 102, 103, 104, 105, 151, 152, 153, 154, 155]) {
+  for (let label = 1; label <= 20; label++) {
+    // Odd labels above 10 are left out, so that each split has five classes.
+    if (label > 10 && label % 2 === 1) continue;
     const folder = `${String(label).padStart(3, '0')}.Bird_${label}`;
     mkdirSync(join(dir, 'images', folder), { recursive: true });
     for (let k = 0; k < 4; k++) {

@@ -5,6 +5,7 @@ import { PNG } from 'pngjs';
 import * as mg from '../../index';
 import { describe, expect, it } from 'vitest';
 import {
+  cubSplitOf,
   decodeImage,
   loadCifar100,
   loadCub200,
@@ -210,7 +211,8 @@ describe('CIFAR-100 binary', () => {
 
 describe('CUB-200-2011', () => {
   const dir = join(root, 'CUB_200_2011');
-  const classes = [1, 2, 101, 102, 151, 152];
+  // Chen et al.'s split: odd classes train, 2 mod 4 val, 0 mod 4 test.
+  const classes = [1, 3, 2, 6, 4, 8];
   const images: string[] = [];
   const labels: string[] = [];
   const split: string[] = [];
@@ -233,20 +235,23 @@ describe('CUB-200-2011', () => {
 
   it('reads the lists, resizes and splits by class', async () => {
     const cub = await loadCub200(dir, 84);
-    expect(cub.train.classes.map((c) => c.name)).toEqual(['001.Bird_1', '002.Bird_2']);
-    expect(cub.val.classes.map((c) => c.name)).toEqual(['101.Bird_101', '102.Bird_102']);
-    expect(cub.test.classes.length).toBe(2);
+    expect(cub.train.classes.map((c) => c.name)).toEqual(['001.Bird_1', '003.Bird_3']);
+    expect(cub.val.classes.map((c) => c.name)).toEqual(['002.Bird_2', '006.Bird_6']);
+    expect(cub.test.classes.map((c) => c.name)).toEqual(['004.Bird_4', '008.Bird_8']);
+    const counts = { train: 0, val: 0, test: 0 };
+    for (let label = 1; label <= 200; label++) counts[cubSplitOf(label)] += 1;
+    expect(counts).toEqual({ train: 100, val: 50, test: 50 });
     expect(Array.from(cub.isTrain.slice(0, 3))).toEqual([1, 1, 0]);
     const store = cub.train.store;
     expect([store.channels, store.height, store.width]).toEqual([3, 84, 84]);
     // A one-colour image stays that colour after resizing.
     const plane = 84 * 84;
-    const image = 3 * plane * 4; // image 5 (0-based 4): class 2, k = 1.
+    const image = 3 * plane * 4; // image 5 (0-based 4): class 3, k = 1.
     expect([
       store.pixels[image + 100],
       store.pixels[image + plane + 100],
       store.pixels[image + 2 * plane],
-    ]).toEqual([2, 50, 200]);
+    ]).toEqual([3, 50, 200]);
     const shape = { ways: 2, shots: 1, queries: 2 };
     const episode = materialize(cub.test, sampleEpisode(cub.test, shape, new Rng(2)), shape);
     expect(episode.queryX.length).toBe(4 * 3 * plane);
