@@ -43,7 +43,7 @@ export const IMAGE_SET_INFO: Record<ImageSetName, ImageSetInfo> = {
     title: 'CIFAR-100',
     folder: 'cifar-100-binary',
     required: ['train.bin', 'test.bin'],
-    layout: 'train.bin and test.bin (and optionally fine_label_names.txt)',
+    layout: 'train.bin and test.bin',
     source:
       'extract cifar-100-binary.tar.gz, the binary version from https://www.cs.toronto.edu/~kriz/cifar.html',
     defaultSize: 32,
@@ -105,8 +105,7 @@ export async function imageSetSource(
   let splits;
   try {
     if (dataset === 'cifar100') {
-      // Seed 0 for every run, so runs with different --seed share one class split.
-      splits = await loadCifar100(config.dataDir, 0, size);
+      splits = await loadCifar100(config.dataDir, size);
     } else if (dataset === 'cub') {
       splits = await loadCub200(config.dataDir, size, { onProgress, cacheDir });
     } else {

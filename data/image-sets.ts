@@ -22,7 +22,6 @@ import { decode as decodeJpeg } from 'jpeg-js';
 import { PNG } from 'pngjs';
 import type { ClassSplit, ImageClass, ImageStore } from './episodes';
 import { areaWeights } from './omniglot';
-import { Rng } from './rng';
 
 /** A malformed file of an image set; the message names the file. */
 export class ImageSetError extends Error {
@@ -82,16 +81,39 @@ function classesOf(
   }));
 }
 
+/** CIFAR-100's fine class names in label order (alphabetical, as fine_label_names.txt lists them). */
+export const CIFAR100_FINE_NAMES = (
+  'apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus ' +
+  'butterfly camel can castle caterpillar cattle chair chimpanzee clock cloud cockroach couch ' +
+  'crab crocodile cup dinosaur dolphin elephant flatfish forest fox girl hamster house kangaroo ' +
+  'keyboard lamp lawn_mower leopard lion lizard lobster man maple_tree motorcycle mountain mouse ' +
+  'mushroom oak_tree orange orchid otter palm_tree pear pickup_truck pine_tree plain plate poppy ' +
+  'porcupine possum rabbit raccoon ray road rocket rose sea seal shark shrew skunk skyscraper ' +
+  'snail snake spider squirrel streetcar sunflower sweet_pepper table tank telephone television ' +
+  'tiger tractor train trout tulip turtle wardrobe whale willow_tree wolf woman worm'
+).split(' ');
+
+/** The 16 validation and 20 test classes of CIFAR-FS (Bertinetto et al. 2019); the other 64 train. */
+export const CIFAR_FS_CLASSES = {
+  val: (
+    'beaver otter flatfish shark lamp television beetle butterfly sea camel cattle crab ' +
+    'crocodile maple_tree motorcycle tractor'
+  ).split(' '),
+  test: (
+    'whale poppy rose sweet_pepper telephone bed table wardrobe leopard plain chimpanzee fox ' +
+    'snail worm baby man woman bicycle pickup_truck rocket'
+  ).split(' '),
+};
+
 /**
  * Loads CIFAR-100 (binary version) from `dir` (the cifar-100-binary folder)
- * and splits its 100 fine classes 64/16/20 into train/val/test by a seeded
- * shuffle, the class counts of CIFAR-FS (Bertinetto et al. 2019). Each class
- * holds its 600 train and test images together, as few-shot splits do.
- * NOTE: the classes come from the seed, not from the published CIFAR-FS lists.
+ * and splits its 100 fine classes into the 64 train, 16 val and 20 test
+ * classes of CIFAR-FS (Bertinetto et al. 2019). Each class holds its 500 train
+ * and 100 test images together, as few-shot splits do. Images are resized to
+ * size x size when size is not 32.
  */
 export async function loadCifar100(
   dir: string,
-  seed = 0,
   size = 32,
 ): Promise<{ train: ClassSplit; val: ClassSplit; test: ClassSplit }> {
   const parts: Cifar100Part[] = [];
@@ -113,24 +135,18 @@ export async function loadCifar100(
     offset += part.store.pixels.length;
     count += part.fine.length;
   }
-  const namesFile = join(dir, 'fine_label_names.txt');
-  const names = existsSync(namesFile)
-    ? (await readFile(namesFile, 'utf8'))
-        .split('\n')
-        .map((line) => line.trim())
-        .filter(Boolean)
-    : [];
   const store = resizeStore({ channels: 3, height: 32, width: 32, pixels }, size);
-  const order = new Rng(seed).shuffle(Array.from({ length: 100 }, (_, i) => i));
+  const idsOf = (names: string[]) => names.map((name) => CIFAR100_FINE_NAMES.indexOf(name));
+  const held = new Set([...CIFAR_FS_CLASSES.val, ...CIFAR_FS_CLASSES.test]);
   const split = (name: string, ids: number[]): ClassSplit => ({
     name,
     store,
-    classes: classesOf(fine, ids, names),
+    classes: classesOf(fine, ids, CIFAR100_FINE_NAMES),
   });
   return {
-    train: split('train', order.slice(0, 64)),
-    val: split('val', order.slice(64, 80)),
-    test: split('test', order.slice(80)),
+    train: split('train', idsOf(CIFAR100_FINE_NAMES.filter((name) => !held.has(name)))),
+    val: split('val', idsOf(CIFAR_FS_CLASSES.val)),
+    test: split('test', idsOf(CIFAR_FS_CLASSES.test)),
   };
 }
 

@@ -5,6 +5,8 @@ import { PNG } from 'pngjs';
 import * as mg from '../../index';
 import { describe, expect, it } from 'vitest';
 import {
+  CIFAR100_FINE_NAMES,
+  CIFAR_FS_CLASSES,
   cubSplitOf,
   decodeImage,
   loadCifar100,
@@ -136,13 +138,9 @@ describe('CIFAR-100 binary', () => {
   }
   writeFileSync(join(dir, 'train.bin'), Buffer.concat(train));
   writeFileSync(join(dir, 'test.bin'), Buffer.concat(test));
-  writeFileSync(
-    join(dir, 'fine_label_names.txt'),
-    Array.from({ length: 100 }, (_, i) => `class${i}`).join('\n'),
-  );
 
-  it('splits 64/16/20 classes and samples episodes', async () => {
-    const splits = await loadCifar100(dir, 3);
+  it('splits classes as CIFAR-FS and samples episodes', async () => {
+    const splits = await loadCifar100(dir);
     expect([splits.train, splits.val, splits.test].map((s) => s.classes.length)).toEqual([
       64, 16, 20,
     ]);
@@ -150,13 +148,18 @@ describe('CIFAR-100 binary', () => {
       [...splits.train.classes, ...splits.val.classes, ...splits.test.classes].map((c) => c.name),
     );
     expect(names.size).toBe(100);
+    expect(splits.test.classes.map((c) => c.name)).toEqual(CIFAR_FS_CLASSES.test);
+    expect(splits.val.classes.map((c) => c.name)).toEqual(CIFAR_FS_CLASSES.val);
+    // The names are in label order, which is alphabetical in the release.
+    expect([...CIFAR100_FINE_NAMES].sort()).toEqual(CIFAR100_FINE_NAMES);
+    expect(splits.test.classes[0].images).toEqual([...[0, 1, 2].map((k) => 95 * 3 + k), 300 + 95]);
     expect(splits.train.classes.every((c) => c.images.length === 4)).toBe(true);
     const shape = { ways: 5, shots: 1, queries: 2 };
     const episode = materialize(splits.test, sampleEpisode(splits.test, shape, new Rng(1)), shape);
     expect(episode.imageShape).toEqual([3, 32, 32]);
     // Every pixel of a record of fine class f is f/255 in R, (f+1)/255 in G and (f+2)/255 in B.
     const first = splits.test.classes[sampleEpisode(splits.test, shape, new Rng(1)).classes[0]];
-    const fine = Number(first.name.slice(5));
+    const fine = CIFAR100_FINE_NAMES.indexOf(first.name);
     expect(episode.supportX[0]).toBeCloseTo(fine / 255, 6);
     expect(episode.supportX[1024]).toBeCloseTo((fine + 1) / 255, 6);
     expect(episode.supportX[2048]).toBeCloseTo((fine + 2) / 255, 6);
@@ -164,7 +167,7 @@ describe('CIFAR-100 binary', () => {
 
   it('feeds MAML through the episode sampler', async () => {
     await mg.init();
-    const splits = await loadCifar100(dir, 3);
+    const splits = await loadCifar100(dir);
     const shape = { ways: 5, shots: 1, queries: 2 };
     const source = classSplitSource(splits, shape);
     expect(source.inputShape).toEqual([3, 32, 32]);
