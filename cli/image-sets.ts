@@ -32,7 +32,7 @@ interface ImageSetInfo {
   required: string[];
   /** The layout, for the message when a file is missing. */
   layout: string;
-  /** Where the release comes from. */
+  /** Instructions for getting and extracting the release. */
   source: string;
   /** Side of the square images fed to the network unless --image-size is given. */
   defaultSize: number;

@@ -8,10 +8,10 @@
 //  - mini-ImageNet as Ravi and Larochelle (2017) split it: train.csv, val.csv and
 //    test.csv ("filename,label" with a header line) and an images/ folder.
 // Images (JPEG, as the CUB and mini-ImageNet releases ship them, or PNG) are
-// decoded by their first bytes, converted to RGB and resized to a square size
-// by area averaging: 84x84 by default for CUB and mini-ImageNet, the size of
-// the few-shot literature (Ravi and Larochelle 2017; Chen et al. 2019), and
-// CIFAR-100's own 32x32. A non-square CUB photo is scaled to the square whole,
+// identified by their first bytes, decoded, converted to RGB and resized to a
+// square by area averaging. CUB and mini-ImageNet default to 84x84, the size
+// used by Ravi and Larochelle (2017) and Chen et al. (2019), and CIFAR-100 to
+// its own 32x32. A non-square CUB photo is scaled to the square whole,
 // not cropped, so the bird stays in view whatever its place in the frame.
 
 import { createHash } from 'node:crypto';
@@ -108,7 +108,7 @@ export const CIFAR_FS_CLASSES = {
 /**
  * Loads CIFAR-100 (binary version) from `dir` (the cifar-100-binary folder)
  * and splits its 100 fine classes into the 64 train, 16 val and 20 test
- * classes of CIFAR-FS (Bertinetto et al. 2019). Each class holds its 500 train
+ * classes of CIFAR-FS (Bertinetto et al. 2019). Each class contains its 500 train
  * and 100 test images together, as few-shot splits do. Images are resized to
  * size x size when size is not 32.
  */
@@ -158,8 +158,9 @@ export type DecodeProgress = (done: number, total: number) => void;
 export interface ImageLoadOptions {
   onProgress?: DecodeProgress;
   /**
-   * Folder for the decoded images, so that later runs skip the decoding (tens
-   * of minutes for mini-ImageNet's 60,000 JPEGs); absent decodes every time.
+   * Folder for the decoded images, so that later runs skip the decoding (75 ms
+   * per 500x375 JPEG on a loaded 2-core machine, over an hour for all of
+   * mini-ImageNet). Without it every load decodes every image.
    */
   cacheDir?: string;
 }
@@ -167,7 +168,7 @@ export interface ImageLoadOptions {
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47];
 
 /**
- * Decodes a PNG or JPEG file (told apart by their first bytes, not the file
+ * Decodes a PNG or JPEG file (identified by their first bytes, not the file
  * name) to RGB bytes resized to size x size by area averaging, channels first.
  * Greyscale images are repeated over the three channels; alpha is dropped.
  */
@@ -203,9 +204,9 @@ export async function decodeImage(file: string, size: number): Promise<Uint8Arra
 
 /**
  * Resizes interleaved pixels (`stride` bytes per pixel, the first three read as
- * RGB) to size x size RGB, channels first, by area averaging: each output pixel
- * is the mean of the input area it covers, fractional pixels weighted by their
- * covered part. Shrinking a 500-pixel photo to 84 this way keeps every input
+ * RGB) to size x size RGB, channels first, by area averaging. Each output pixel
+ * is the mean of the input area it covers, with partly covered pixels weighted
+ * by the covered fraction. Shrinking a 500-pixel photo to 84 this way keeps every input
  * pixel's share, where sampling would skip most of them and alias.
  */
 export function resizeArea(
@@ -269,7 +270,7 @@ export function resizeStore(store: ImageStore, size: number): ImageStore {
 
 /**
  * Decodes `files` into one store, or reads the store from `options.cacheDir`
- * when a cache file for the same files exists. The cache file's name holds a
+ * when a cache file for the same files exists. The cache file's name contains a
  * hash of every file's path, size and modification time and of `size`, so an
  * edited, added or removed image makes a new cache instead of a stale read.
  */

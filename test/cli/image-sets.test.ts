@@ -24,7 +24,7 @@ function run(args: string[]) {
   return { ...result, errors };
 }
 
-/** The colour of class k: far apart for different k, so the images carry their label. */
+/** Returns the colour of class k, far apart for different k, so the images carry their label. */
 function classColour(k: number): [number, number, number] {
   return [(k * 53) % 256, (k * 97 + 40) % 256, (k * 151 + 90) % 256];
 }

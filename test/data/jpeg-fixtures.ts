@@ -1,6 +1,6 @@
-// JPEG fixtures for the image-set tests. colourJpeg encodes with jpeg-js;
+// JPEG fixtures for the image-set tests. colourJpeg encodes with jpeg-js.
 // greyJpeg writes a baseline one-component file by hand, because jpeg-js
-// encodes colour files only, while the CUB and ImageNet photos include some
+// encodes colour files only and the CUB and ImageNet photos include some
 // greyscale JPEGs.
 //
 // greyJpeg makes every 8x8 block one flat grey level, so only its DC
@@ -28,7 +28,7 @@ class BitWriter {
     }
   }
 
-  /** Pads the last byte with one bits, as the standard asks. */
+  /** Pads the last byte with one bits, as the JPEG standard requires. */
   finish(): number[] {
     while (this.filled !== 0) this.write(1, 1);
     return this.bytes;
