@@ -313,18 +313,30 @@ export function program(): Command {
     )
     .argument('<algorithm>', `one of: ${algorithmNames().join(', ')}`)
     .addOption(new Option('--dataset <name>', DATASETS.join(', ')).default('sine'))
-    .option('--ways <n>', 'classes per task (omniglot; default 5)')
+    .option('--ways <n>', 'classes per task (omniglot and the image sets; default 5)')
     .option('--shots <k>', 'support examples per class (sine: points per task; default 1, sine 10)')
     .option('--queries <q>', 'query examples per class (default 15, sine 10)')
-    .option('--inner-steps <s>', 'inner-loop gradient steps in training (default 1; 5 for 20-way)')
-    .option('--test-inner-steps <s>', 'inner-loop steps at evaluation (default 3, sine 10)')
-    .option('--inner-lr <a>', 'inner-loop learning rate (default 0.4; 0.1 for 20-way; sine 0.01)')
+    .option(
+      '--inner-steps <s>',
+      'inner-loop gradient steps in training (default 1; 5 for 20-way and the image sets)',
+    )
+    .option(
+      '--test-inner-steps <s>',
+      'inner-loop steps at evaluation (default 3; sine and the image sets 10)',
+    )
+    .option(
+      '--inner-lr <a>',
+      'inner-loop learning rate (default 0.4; 0.1 for 20-way; sine and the image sets 0.01)',
+    )
     .option('--meta-lr <b>', 'Adam learning rate of the meta-update (default 0.001)')
-    .option('--meta-batch <m>', 'tasks per meta-update (default 32; 16 for 20-way; sine 25)')
+    .option(
+      '--meta-batch <m>',
+      'tasks per meta-update (default 32; 16 for 20-way; sine 25; the image sets 4)',
+    )
     .option('--iterations <t>', 'meta-updates (default 60000, sine 70000)')
     .option(
       '--hidden <h>',
-      'hidden channels (conv net, default 64) or units (sine MLP, default 40)',
+      'hidden channels (conv net, default 64; 32 for the MAML family on the image sets) or units (sine MLP, default 40)',
     )
     .option('--seed <n>', 'seed of every random draw', '0')
     .option(
