@@ -16,7 +16,7 @@
 
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decode as decodeJpeg } from 'jpeg-js';
 import { PNG } from 'pngjs';
@@ -269,6 +269,32 @@ export function resizeStore(store: ImageStore, size: number): ImageStore {
 }
 
 /**
+ * Reads a file of `length` bytes into one new array in 1 GiB pieces, because
+ * readFile stops at 2 GiB and mini-ImageNet's cache passes that from 110x110.
+ */
+async function readWhole(file: string, length: number): Promise<Uint8Array> {
+  const bytes = new Uint8Array(length);
+  const handle = await open(file, 'r');
+  try {
+    let offset = 0;
+    while (offset < length) {
+      const { bytesRead } = await handle.read(
+        bytes,
+        offset,
+        Math.min(2 ** 30, length - offset),
+        offset,
+      );
+      if (bytesRead === 0)
+        throw new ImageSetError(`${file}: ended after ${offset} of ${length} bytes.`);
+      offset += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+  return bytes;
+}
+
+/**
  * Decodes `files` into one store, or reads the store from `options.cacheDir`
  * when a cache file for the same files exists. The cache file's name contains a
  * hash of every file's path, size and modification time and of `size`, so an
@@ -294,11 +320,11 @@ async function decodeAll(
       options.cacheDir,
       `${name}-${size}-${hash.digest('hex').slice(0, 16)}.mgcache`,
     );
-    if (existsSync(cacheFile)) {
-      const pixels = new Uint8Array(await readFile(cacheFile));
-      // A cache of the wrong length (a copy cut short) is decoded again and replaced.
-      if (pixels.length === files.length * imageBytes)
-        return { channels: 3, height: size, width: size, pixels };
+    // A cache of the wrong length (a copy cut short) is decoded again and replaced.
+    const cached = await stat(cacheFile).catch(() => null);
+    if (cached && cached.size === files.length * imageBytes) {
+      const pixels = await readWhole(cacheFile, cached.size);
+      return { channels: 3, height: size, width: size, pixels };
     }
   }
   const pixels = new Uint8Array(files.length * imageBytes);
