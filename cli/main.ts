@@ -28,9 +28,10 @@ import { runStart } from './start';
 import { runCompare } from './compare';
 import { parseRunConfig } from './run-config';
 import { registerTransfer } from './transfer/index';
+import { IMAGE_SET_INFO, IMAGE_SETS, checkImageSetDir, isImageSet } from './image-sets';
 import type { SharedDefaults } from './algorithms/index';
 
-const DATASETS: readonly DatasetName[] = ['sine', 'omniglot'];
+const DATASETS: readonly DatasetName[] = ['sine', 'omniglot', ...IMAGE_SETS];
 
 /** Returns the papers' settings for each dataset (Finn et al. 2017 for MAML), used where an option is not given. */
 function defaults(dataset: DatasetName, ways: number): Required<SharedDefaults> {
@@ -46,6 +47,26 @@ function defaults(dataset: DatasetName, ways: number): Required<SharedDefaults> 
       metaBatch: 25,
       iterations: 70000,
       hidden: 40,
+      logInterval: 100,
+      evalInterval: 1000,
+      valEpisodes: 100,
+      testEpisodes: 600,
+    };
+  }
+  if (isImageSet(dataset)) {
+    // Finn et al. (2017) on mini-ImageNet: 5 inner steps at 0.01 (10 at test),
+    // 4 tasks per meta-batch and 32 filters, which overfit less than 64.
+    return {
+      ways: 5,
+      shots: 1,
+      queries: 15,
+      innerSteps: 5,
+      testInnerSteps: 10,
+      innerLr: 0.01,
+      metaLr: 0.001,
+      metaBatch: 4,
+      iterations: 60000,
+      hidden: 32,
       logInterval: 100,
       evalInterval: 1000,
       valEpisodes: 100,
@@ -93,6 +114,7 @@ interface TrainFlags {
   out?: string;
   resume?: string;
   stopAfter?: string;
+  imageSize?: string;
   progress: boolean;
   /** Algorithm-specific options, by key (see cli/algorithms). */
   [key: string]: string | boolean | undefined;
@@ -137,6 +159,14 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
         `${given[0]} does not apply to --dataset sine, which is regression; leave it out.`,
       );
   }
+  if (isImageSet(dataset) && flags.split !== undefined)
+    throw new UsageError(
+      `--split applies to --dataset omniglot; ${dataset} uses its standard few-shot class split, so leave it out.`,
+    );
+  if (!isImageSet(dataset) && flags.imageSize !== undefined)
+    throw new UsageError(
+      `--image-size applies to --dataset ${IMAGE_SETS.join(', ')}, not ${dataset}; leave it out.`,
+    );
   const config: TrainConfig = {
     algorithm,
     dataset,
@@ -154,7 +184,9 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
     metaBatch: int('--meta-batch', flags.metaBatch, base.metaBatch),
     iterations: int('--iterations', flags.iterations, base.iterations),
     seed: parseNumber('--seed', flags.seed, 'integer', 0),
-    dataDir: resolveDataDir(flags.dataDir),
+    dataDir: isImageSet(dataset)
+      ? resolve(flags.dataDir ?? join(defaultDataDir(), IMAGE_SET_INFO[dataset].folder))
+      : resolveDataDir(flags.dataDir),
     split: parseChoice('--split', flags.split ?? 'vinyals', ['vinyals', 'lake'] as const),
     hidden: int('--hidden', flags.hidden, base.hidden),
     logInterval: int('--log-interval', flags.logInterval, base.logInterval),
@@ -164,6 +196,14 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
     out: '',
     options: parseAlgorithmOptions(algorithm, flags),
   };
+  // Four 2x2 poolings, and the relation module's two more on 1/4-size maps, need 16 pixels.
+  if (isImageSet(dataset))
+    config.imageSize = int(
+      '--image-size',
+      flags.imageSize,
+      IMAGE_SET_INFO[dataset].defaultSize,
+      16,
+    );
   config.logInterval = Math.min(config.logInterval, config.iterations);
   config.evalInterval = Math.min(config.evalInterval, config.iterations);
   config.out = resolve(
@@ -173,6 +213,7 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
         `${algorithm}-${dataset}${dataset === 'sine' ? '' : `-${config.ways}w${config.shots}s`}-seed${config.seed}`,
       ),
   );
+  if (isImageSet(dataset)) checkImageSetDir(dataset, config.dataDir);
   if (dataset === 'omniglot' && !existsSync(config.dataDir)) {
     throw new UsageError(
       `--data-dir ${config.dataDir} does not exist; download Omniglot with \`metagrad data omniglot --data-dir ${config.dataDir}\` or point --data-dir at it.`,
@@ -271,24 +312,40 @@ export function program(): Command {
       'Meta-train a learner; writes config.json, metrics.jsonl, model.safetensors, curves.svg and result.json to --out.',
     )
     .argument('<algorithm>', `one of: ${algorithmNames().join(', ')}`)
-    .addOption(new Option('--dataset <name>', 'sine or omniglot').default('sine'))
-    .option('--ways <n>', 'classes per task (omniglot; default 5)')
+    .addOption(new Option('--dataset <name>', DATASETS.join(', ')).default('sine'))
+    .option('--ways <n>', 'classes per task (omniglot and the image sets; default 5)')
     .option('--shots <k>', 'support examples per class (sine: points per task; default 1, sine 10)')
     .option('--queries <q>', 'query examples per class (default 15, sine 10)')
-    .option('--inner-steps <s>', 'inner-loop gradient steps in training (default 1; 5 for 20-way)')
-    .option('--test-inner-steps <s>', 'inner-loop steps at evaluation (default 3, sine 10)')
-    .option('--inner-lr <a>', 'inner-loop learning rate (default 0.4; 0.1 for 20-way; sine 0.01)')
+    .option(
+      '--inner-steps <s>',
+      'inner-loop gradient steps in training (default 1; 5 for 20-way and the image sets)',
+    )
+    .option(
+      '--test-inner-steps <s>',
+      'inner-loop steps at evaluation (default 3; sine and the image sets 10)',
+    )
+    .option(
+      '--inner-lr <a>',
+      'inner-loop learning rate (default 0.4; 0.1 for 20-way; sine and the image sets 0.01)',
+    )
     .option('--meta-lr <b>', 'Adam learning rate of the meta-update (default 0.001)')
-    .option('--meta-batch <m>', 'tasks per meta-update (default 32; 16 for 20-way; sine 25)')
+    .option(
+      '--meta-batch <m>',
+      'tasks per meta-update (default 32; 16 for 20-way; sine 25; the image sets 4)',
+    )
     .option('--iterations <t>', 'meta-updates (default 60000, sine 70000)')
     .option(
       '--hidden <h>',
-      'hidden channels (conv net, default 64) or units (sine MLP, default 40)',
+      'hidden channels (conv net, default 64; 32 for the MAML family on the image sets) or units (sine MLP, default 40)',
     )
     .option('--seed <n>', 'seed of every random draw', '0')
     .option(
       '--data-dir <dir>',
-      'Omniglot folder with images_background and images_evaluation (zips or folders)',
+      'Omniglot folder with images_background and images_evaluation (zips or folders); for cifar100, cub and miniimagenet the release folder (default: cifar-100-binary, CUB_200_2011 or mini-imagenet in $METAGRAD_DATA)',
+    )
+    .option(
+      '--image-size <n>',
+      'side of the square images of cifar100 (default 32), cub and miniimagenet (default 84)',
     )
     .option(
       '--split <name>',
@@ -325,8 +382,8 @@ export function program(): Command {
   }
   trainCommand.action(async (algorithm: string, flags: TrainFlags, command: Command) => {
     checkPathOptions(flags, ['--out', '--resume', '--data-dir']);
-    await mg.init();
     if (flags.resume !== undefined) {
+      await mg.init();
       // A resumed run keeps the settings saved in its config.json.
       const given = command.options
         .filter((option) => command.getOptionValueSource(option.attributeName()) === 'cli')
@@ -355,7 +412,9 @@ export function program(): Command {
       });
       return;
     }
+    // The flags are checked before the GPU starts, so a mistyped command fails at once.
     const config = buildConfig(algorithm, flags);
+    await mg.init();
     if (existsSync(config.out) && !statSync(config.out).isDirectory()) {
       throw new UsageError(`--out ${config.out} is a file; give a folder for the run.`);
     }
@@ -382,7 +441,10 @@ export function program(): Command {
       '--lake <zip>',
       "also score Lake's 20-way one-shot runs in this all_runs.zip; writes lake.json",
     )
-    .option('--data-dir <dir>', 'Omniglot folder, when it has moved since training')
+    .option(
+      '--data-dir <dir>',
+      'the data folder (Omniglot or the image set), when it has moved since training',
+    )
     .action(
       async (runDir: string, flags: { episodes: string; lake?: string; dataDir?: string }) => {
         checkPathOptions(flags, ['--data-dir', '--lake']);

@@ -5,6 +5,7 @@
 import { dirname } from 'node:path';
 import { algorithmNames } from './algorithms/index';
 import { UsageError } from './errors';
+import { IMAGE_SETS } from './image-sets';
 import type { TrainConfig } from './train';
 
 const POSITIVE_INTEGER_FIELDS = [
@@ -53,8 +54,16 @@ export function parseRunConfig(path: string, text: string): TrainConfig {
   if (typeof config.algorithm !== 'string' || !algorithmNames().includes(config.algorithm)) {
     throw invalid('algorithm', `one of ${algorithmNames().join(', ')}`);
   }
-  if (config.dataset !== 'sine' && config.dataset !== 'omniglot') {
-    throw invalid('dataset', 'sine or omniglot');
+  const datasets = ['sine', 'omniglot', ...IMAGE_SETS];
+  if (typeof config.dataset !== 'string' || !datasets.includes(config.dataset)) {
+    throw invalid('dataset', `one of ${datasets.join(', ')}`);
+  }
+  const imageSize = config.imageSize;
+  if (
+    imageSize !== undefined &&
+    (typeof imageSize !== 'number' || !Number.isSafeInteger(imageSize) || imageSize < 16)
+  ) {
+    throw invalid('imageSize', 'an integer of at least 16');
   }
   if (config.split !== 'vinyals' && config.split !== 'lake') {
     throw invalid('split', 'vinyals or lake');

@@ -145,8 +145,16 @@ export async function omniglotSource(options: OmniglotSourceOptions): Promise<Ta
 export function classSplitSource(
   splits: { train: ClassSplit; val: ClassSplit; test: ClassSplit },
   shape: EpisodeShape,
+  trainWays = 0,
 ): TaskSource {
-  for (const split of [splits.train, splits.val, splits.test]) checkEpisodeShape(split, shape);
+  const trainShape: EpisodeShape = { ...shape, ways: trainWays || shape.ways };
+  try {
+    checkEpisodeShape(splits.train, trainShape);
+  } catch (error) {
+    if (!(error instanceof EpisodeShapeError) || !trainWays) throw error;
+    throw new EpisodeShapeError(error.message.replace('--ways', '--train-ways'));
+  }
+  for (const split of [splits.val, splits.test]) checkEpisodeShape(split, shape);
   const { channels, height, width } = splits.train.store;
   return {
     kind: 'classification',
@@ -154,7 +162,7 @@ export function classSplitSource(
     outputs: shape.ways,
     sampleTrain: (rng, count) =>
       Array.from({ length: count }, () =>
-        episodeTask(splits.train, sampleEpisode(splits.train, shape, rng), shape),
+        episodeTask(splits.train, sampleEpisode(splits.train, trainShape, rng), trainShape),
       ),
     fixed(which, count, seed) {
       const split = which === 'val' ? splits.val : splits.test;

@@ -21,8 +21,9 @@ import { UsageError } from './errors';
 import { curvesSpec, renderSvg, type CurvePoint } from './plot';
 import { disposeTask, omniglotSource, sineSource, type TaskSource } from './tasks';
 import { algorithmSpec } from './algorithms/index';
+import { imageSetSource, isImageSet, type ImageSetName } from './image-sets';
 
-export type DatasetName = 'sine' | 'omniglot';
+export type DatasetName = 'sine' | 'omniglot' | ImageSetName;
 
 export interface TrainConfig {
   /** A name from cli/algorithms. */
@@ -46,6 +47,8 @@ export interface TrainConfig {
   valEpisodes: number;
   testEpisodes: number;
   out: string;
+  /** Side of the square images of cifar100, cub and miniimagenet; absent uses the dataset's size. */
+  imageSize?: number;
   /** The algorithm's own options (AlgorithmSpec.options), by key; absent in runs saved before they existed. */
   options?: Record<string, number | string | boolean>;
 }
@@ -92,6 +95,7 @@ export async function makeSource(
 ): Promise<TaskSource> {
   if (config.dataset === 'sine')
     return sineSource({ shots: config.shots, queries: config.queries });
+  if (isImageSet(config.dataset)) return imageSetSource(config, log);
   let bar: SingleBar | null = null;
   const onProgress = (done: number, total: number) => {
     if (!bar) {

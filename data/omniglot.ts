@@ -165,7 +165,7 @@ async function readSet(
  * Area-averaging weights from `from` samples to `to`: weights[o] lists
  * (input index, overlap / scale) for output o, where scale = from / to.
  */
-function areaWeights(from: number, to: number): [number, number][][] {
+export function areaWeights(from: number, to: number): [number, number][][] {
   const scale = from / to;
   return Array.from({ length: to }, (_, o) => {
     const start = o * scale;

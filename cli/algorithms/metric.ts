@@ -6,6 +6,7 @@
 import { createMetricLearner, METRIC_ALGORITHMS } from '../../algorithms/metric/index';
 import type { MetricAlgorithm } from '../../algorithms/metric/index';
 import { UsageError } from '../errors';
+import { IMAGE_SETS } from '../image-sets';
 import type { AlgorithmOption, AlgorithmSpec, SharedDefaults } from './spec';
 
 const SUMMARIES: Record<MetricAlgorithm, string> = {
@@ -84,6 +85,8 @@ function metricDefaults(algorithm: MetricAlgorithm): SharedDefaults {
     testInnerSteps: 0,
     metaBatch: 1,
     metaLr: 0.001,
+    // 64 filters per block, as the four papers use on Omniglot and mini-ImageNet alike.
+    hidden: 64,
     // Snell et al. train Prototypical Networks with 5 queries per class on Omniglot.
     queries: algorithm === 'protonet' ? 5 : 15,
     iterations: 20000,
@@ -96,7 +99,7 @@ export const metricAlgorithms: AlgorithmSpec[] = METRIC_ALGORITHMS.map((name) =>
   name,
   family: 'metric',
   summary: SUMMARIES[name],
-  datasets: ['omniglot'],
+  datasets: ['omniglot', ...IMAGE_SETS],
   options: OPTIONS[name],
   defaults: () => metricDefaults(name),
   build(config, source) {

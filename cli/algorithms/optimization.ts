@@ -2,6 +2,7 @@
 
 import { createLearner, type MetaAlgorithm } from '../../algorithms/meta/learners';
 import { buildModel } from '../models';
+import { IMAGE_SETS } from '../image-sets';
 import type { AlgorithmSpec } from './spec';
 
 const SUMMARIES: Record<MetaAlgorithm, string> = {
@@ -19,7 +20,7 @@ export const optimizationAlgorithms: AlgorithmSpec[] = (
   name,
   family: 'optimization',
   summary: SUMMARIES[name],
-  datasets: ['sine', 'omniglot'],
+  datasets: ['sine', 'omniglot', ...IMAGE_SETS],
   build(config, source) {
     const module = buildModel(config.dataset, source, config.hidden);
     return createLearner(name, module, source.kind, {

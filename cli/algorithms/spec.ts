@@ -24,7 +24,10 @@ export interface AlgorithmOption {
 
 /** The settings shared by every algorithm that an entry may set differently from the dataset's. */
 export type SharedDefaults = Partial<
-  Omit<TrainConfig, 'algorithm' | 'dataset' | 'seed' | 'out' | 'dataDir' | 'split' | 'options'>
+  Omit<
+    TrainConfig,
+    'algorithm' | 'dataset' | 'seed' | 'out' | 'dataDir' | 'split' | 'options' | 'imageSize'
+  >
 >;
 
 export interface AlgorithmSpec {

@@ -196,9 +196,14 @@ export async function runFinetune(
   }
 
   // Stage 2: each strategy at each number of shots, from the same pretrained weights.
-  // NOTE: these stages are short and keep no checkpoint of their own: Ctrl-C lets the
-  // stage in progress finish, and --resume starts from the next one.
-  let best = -1;
+  // Each finished stage saves its model as model.<strategy>-<shots>.safetensors and
+  // its accuracy in state.json, so --resume skips it. Ctrl-C lets the stage in
+  // progress finish, because these stages are short and save nothing midway.
+  // model.safetensors is the best stage so far, counting stages of earlier invocations.
+  let best = Math.max(
+    -1,
+    ...Object.values(run.state.stages).map((result) => result.target_accuracy ?? -1),
+  );
   for (const strategy of strategies) {
     for (const shots of shotsList) {
       const stage = `${strategy}-${shots}`;
@@ -231,9 +236,11 @@ export async function runFinetune(
       log(
         `${strategy}, ${shots} per class: target test accuracy ${(targetAccuracy * 100).toFixed(2)}%`,
       );
+      const metadata = { strategy, shots: String(shots) };
+      await run.saveModel(`model.${stage}`, target, metadata);
       if (targetAccuracy > best) {
         best = targetAccuracy;
-        await run.saveModel('model', target, { strategy, shots: String(shots) });
+        await run.saveModel('model', target, metadata);
       }
       target.dispose();
       await run.finishStage(stage, { target_accuracy: targetAccuracy });

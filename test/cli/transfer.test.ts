@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,6 +112,26 @@ describe('metagrad transfer', () => {
     const again = run([...args, '--out', out]);
     expect(again.status).toBe(2);
     expect(again.stderr).toMatch(/already holds a run; continue it with/);
+  });
+
+  it('finetune keeps one checkpoint per stage', async () => {
+    const out = join(work, 'finetune-short');
+    for (const stage of ['linear-1', 'linear-5', 'gradual-1', 'gradual-5'])
+      expect(existsSync(join(out, `model.${stage}.safetensors`))).toBe(true);
+    // A resume that redoes gradual-5 keeps model.safetensors when a finished
+    // stage scored higher, even one finished before the resume.
+    const state = await json(join(out, 'state.json'));
+    state.stages['linear-1'].target_accuracy = 2;
+    delete state.stages['gradual-5'];
+    await writeFile(join(out, 'state.json'), JSON.stringify(state));
+    await rm(join(out, 'model.gradual-5.safetensors'));
+    const best = await readFile(join(out, 'model.safetensors'));
+    const resumed = run(['finetune', '--resume', out]);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/gradual, 5 per class/);
+    expect(resumed.stdout).not.toMatch(/linear, 1 per class/);
+    expect(existsSync(join(out, 'model.gradual-5.safetensors'))).toBe(true);
+    expect((await readFile(join(out, 'model.safetensors'))).equals(best)).toBe(true);
   });
 
   it('dann reports three accuracies and the PCA plot', async () => {

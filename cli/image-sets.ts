@@ -1,0 +1,124 @@
+// Task sources for `metagrad train --dataset cifar100|cub|miniimagenet`: the
+// release folder is checked for its layout, the images are decoded (with a
+// progress bar) and split by class, and episodes are drawn as on Omniglot.
+
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { SingleBar, Presets } from 'cli-progress';
+import {
+  ImageSetError,
+  loadCifar100,
+  loadCub200,
+  loadMiniImagenet,
+  type DecodeProgress,
+} from '../data/image-sets';
+import { defaultDataDir } from '../data/omniglot';
+import { UsageError } from './errors';
+import { classSplitSource, type TaskSource } from './tasks';
+import type { TrainConfig } from './train';
+
+export const IMAGE_SETS = ['cifar100', 'cub', 'miniimagenet'] as const;
+export type ImageSetName = (typeof IMAGE_SETS)[number];
+
+export function isImageSet(dataset: string): dataset is ImageSetName {
+  return (IMAGE_SETS as readonly string[]).includes(dataset);
+}
+
+interface ImageSetInfo {
+  title: string;
+  /** The folder name of the official release, used under the default data folder. */
+  folder: string;
+  /** Files the folder must hold, checked before any decoding. */
+  required: string[];
+  /** The layout, for the message when a file is missing. */
+  layout: string;
+  /** Instructions for getting and extracting the release. */
+  source: string;
+  /** Side of the square images fed to the network unless --image-size is given. */
+  defaultSize: number;
+}
+
+export const IMAGE_SET_INFO: Record<ImageSetName, ImageSetInfo> = {
+  cifar100: {
+    title: 'CIFAR-100',
+    folder: 'cifar-100-binary',
+    required: ['train.bin', 'test.bin'],
+    layout: 'train.bin and test.bin',
+    source:
+      'extract cifar-100-binary.tar.gz, the binary version from https://www.cs.toronto.edu/~kriz/cifar.html',
+    defaultSize: 32,
+  },
+  cub: {
+    title: 'CUB-200-2011',
+    folder: 'CUB_200_2011',
+    required: ['images.txt', 'image_class_labels.txt', 'train_test_split.txt', 'images'],
+    layout: 'images.txt, image_class_labels.txt, train_test_split.txt and the images/ folder',
+    source: 'extract CUB_200_2011.tgz from the Caltech-UCSD Birds-200-2011 page',
+    defaultSize: 84,
+  },
+  miniimagenet: {
+    title: 'mini-ImageNet',
+    folder: 'mini-imagenet',
+    required: ['train.csv', 'val.csv', 'test.csv', 'images'],
+    layout:
+      'train.csv, val.csv and test.csv (the split of Ravi and Larochelle) and an images/ folder with the files they name',
+    source: 'put the three CSVs of Ravi and Larochelle beside the images/ folder of 60,000 JPEGs',
+    defaultSize: 84,
+  },
+};
+
+/** Checks that `dir` holds the release layout of `dataset`, naming the layout and the fix when it does not. */
+export function checkImageSetDir(dataset: ImageSetName, dir: string): void {
+  const info = IMAGE_SET_INFO[dataset];
+  const expect = `--dataset ${dataset} expects the ${info.title} folder (${info.folder}) with ${info.layout}; ${info.source}, then pass that folder as --data-dir.`;
+  if (!existsSync(dir)) throw new UsageError(`--data-dir ${dir} does not exist; ${expect}`);
+  if (!statSync(dir).isDirectory()) throw new UsageError(`--data-dir ${dir} is a file; ${expect}`);
+  const missing = info.required.filter((name) => !existsSync(join(dir, name)));
+  if (missing.length > 0)
+    throw new UsageError(`--data-dir ${dir} has no ${missing.join(', ')}; ${expect}`);
+}
+
+/** Loads the image set of `config` and returns its episodes as a task source. */
+export async function imageSetSource(
+  config: TrainConfig,
+  log: (line: string) => void,
+): Promise<TaskSource> {
+  const dataset = config.dataset as ImageSetName;
+  const info = IMAGE_SET_INFO[dataset];
+  checkImageSetDir(dataset, config.dataDir);
+  const size = config.imageSize ?? info.defaultSize;
+  let bar: SingleBar | null = null;
+  const onProgress: DecodeProgress = (done, total) => {
+    if (!bar) {
+      log(`Decoding ${total} ${info.title} images at ${size}x${size} (cached for later runs)`);
+      bar = new SingleBar(
+        { format: '  decoding [{bar}] {value}/{total} images', hideCursor: true },
+        Presets.shades_classic,
+      );
+      bar.start(total, 0);
+    }
+    bar.update(done);
+    if (done === total) bar.stop();
+  };
+  // Decoded images are cached beside the Omniglot cache, for the next run and for eval.
+  const cacheDir = join(defaultDataDir(), 'cache');
+  let splits;
+  try {
+    if (dataset === 'cifar100') {
+      splits = await loadCifar100(config.dataDir, size);
+    } else if (dataset === 'cub') {
+      splits = await loadCub200(config.dataDir, size, { onProgress, cacheDir });
+    } else {
+      splits = await loadMiniImagenet(config.dataDir, size, { onProgress, cacheDir });
+    }
+  } catch (error) {
+    if (error instanceof ImageSetError) throw new UsageError(error.message);
+    throw error;
+  }
+  const trainWays = config.options?.trainWays;
+  return classSplitSource(
+    splits,
+    { ways: config.ways, shots: config.shots, queries: config.queries },
+    typeof trainWays === 'number' ? trainWays : 0,
+  );
+}
