@@ -7,6 +7,7 @@ import { assignStored, decodeSafetensors } from '../../engine/checkpoint';
 import { addMessages, onLanguageChange, t } from '../shared/i18n';
 import { publish, setupPage, showError, startGpu } from '../shared/page';
 import checkpointUrl from '../assets/protonet-omniglot.safetensors?url';
+import trainedResult from '../assets/protonet-omniglot.json';
 import samples from '../assets/omniglot-samples.json';
 import { messages } from './messages';
 import { Pad, SIDE } from './pad';
@@ -26,6 +27,7 @@ const element = <T extends HTMLElement>(id: string) => document.getElementById(i
 const gpuStatus = element<HTMLParagraphElement>('gpu');
 const waysSelect = element<HTMLSelectElement>('ways');
 const shotsSelect = element<HTMLSelectElement>('shots');
+const modelText = element<HTMLParagraphElement>('model');
 const supportBox = element<HTMLDivElement>('support');
 const queryBox = element<HTMLDivElement>('query');
 const scores = element<HTMLTableElement>('scores');
@@ -52,7 +54,11 @@ async function loadModel(): Promise<ReturnType<typeof mg.nn.convNet4>> {
     throw new Error(
       `loading ${checkpointUrl} failed with HTTP ${response.status}; rebuild the demos.`,
     );
-  const { tensors } = decodeSafetensors(new Uint8Array(await response.arrayBuffer()));
+  const { tensors, metadata } = decodeSafetensors(new Uint8Array(await response.arrayBuffer()));
+  if (metadata.algorithm !== 'protonet')
+    throw new Error(
+      `${checkpointUrl} contains a ${metadata.algorithm ?? 'unknown'} model; copy the model.safetensors of a metagrad train protonet run there.`,
+    );
   const first = tensors.get('features.0.weight');
   if (!first || first.shape.length !== 4)
     throw new Error(
@@ -89,6 +95,14 @@ function buildPads(): void {
 function renderCaptions(): void {
   captions.forEach((caption, i) => (caption.textContent = t('class', { index: i + 1 })));
   queryCaption.textContent = t('query');
+  const { test_accuracy, test_accuracy_ci95, test_episodes, ways, shots } = trainedResult;
+  modelText.textContent = t('model', {
+    accuracy: (100 * test_accuracy).toFixed(1),
+    ci: (100 * test_accuracy_ci95).toFixed(1),
+    episodes: test_episodes,
+    ways,
+    shots,
+  });
 }
 
 function clearResult(): void {

@@ -6,6 +6,10 @@ export const messages: Messages = {
     en: "A Prototypical Network classifies a new image by its distance to one prototype per class: the mean embedding of that class's support examples. Its embedding (a 4-block conv net) was trained on Omniglot's background alphabets only, so the characters you draw here are classes it has never seen. One example per class is enough (N-way 1-shot classification); with K examples per class the prototype is their mean (N-way K-shot).",
     ja: 'Prototypical Network は、新しい画像をクラスごとのプロトタイプ (そのクラスのサポート例の埋め込みの平均) までの距離で分類します。埋め込み (4 ブロックの畳み込みネット) は Omniglot の background のアルファベットだけで学習しているので、ここで描く文字はどれも見たことのないクラスです。クラスごとに例が 1 つあれば足ります (N-way 1-shot 分類)。クラスごとに K 例を描くと、プロトタイプはその平均になります (N-way K-shot 分類)。',
   },
+  model: {
+    en: 'The embedding is the model.safetensors written by the command “metagrad train protonet” (the README gives it in full). The command “metagrad eval” measured {accuracy} ± {ci}% accuracy on {episodes} {ways}-way {shots}-shot test episodes of the evaluation alphabets.',
+    ja: '埋め込みは「metagrad train protonet」コマンドが書いた model.safetensors です (コマンド全体は README にあります)。「metagrad eval」コマンドで evaluation のアルファベットの {ways}-way {shots}-shot のテストエピソード {episodes} 個を分類した正解率は {accuracy} ± {ci}% でした。',
+  },
   'support.heading': {
     en: '1. Support set: K examples of each of N classes',
     ja: '1. サポート集合: N クラスそれぞれに K 例',

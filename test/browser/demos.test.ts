@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import puppeteer, { type Browser, type ElementHandle, type Page } from 'puppeteer-core';
 import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import trainedResult from '../../demos/assets/protonet-omniglot.json';
 import { metaGradients, setup } from '../../demos/explorer/compute';
 import type { DemoResult } from '../../demos/shared/page';
 import { CHROMIUM, CHROMIUM_FLAGS } from './chromium';
@@ -275,6 +276,10 @@ describe('demos', () => {
     expect(probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
     const distances = published.distances as number[];
     expect(Math.min(...distances)).toBe(distances[1]);
+    // The page states the accuracy that `metagrad eval` wrote for the committed checkpoint.
+    const stated = await page.$eval('#model', (element) => element.textContent);
+    expect(stated).toContain(`${(100 * trainedResult.test_accuracy).toFixed(1)} ±`);
+    expect(stated).toContain(`${trainedResult.test_episodes} 5-way 1-shot`);
     await screenshots(page, 'omniglot');
     expect(opened.consoleErrors).toEqual([]);
     await page.close();
