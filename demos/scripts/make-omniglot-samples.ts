@@ -1,6 +1,7 @@
 // Writes demos/assets/omniglot-samples.json: a few characters of Omniglot's
 // evaluation alphabets (images_evaluation, never seen by the demo's trained
-// embedding), two 28x28 images each, for the Omniglot page's sample episodes.
+// embedding), four 28x28 images each, for the Omniglot page's sample episodes
+// (up to 3 support images and a query per character).
 // Images are resized exactly as data/omniglot.ts does for training (area
 // averaging, ink 1 on background 0) and stored as base64 bytes (ink * 255).
 //
@@ -12,7 +13,7 @@ import { Rng } from '../../data/rng';
 
 const ALPHABETS = ['Atlantean', 'Glagolitic', 'Mongolian', 'Tengwar'];
 const CHARACTERS_PER_ALPHABET = 4;
-const IMAGES_PER_CHARACTER = 2;
+const IMAGES_PER_CHARACTER = 4;
 
 const [dataDir, output = 'demos/assets/omniglot-samples.json'] = process.argv.slice(2);
 if (!dataDir) {

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import puppeteer, { type Browser, type ElementHandle, type Page } from 'puppeteer-core';
 import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import trainedResult from '../../demos/assets/protonet-omniglot.json';
 import { metaGradients, setup } from '../../demos/explorer/compute';
 import type { DemoResult } from '../../demos/shared/page';
 import { CHROMIUM, CHROMIUM_FLAGS } from './chromium';
@@ -50,10 +51,14 @@ interface OpenedPage {
   consoleErrors: string[];
 }
 
-/** Opens a demo page at `path` with the given query and collects its console errors. */
-async function open(path: string, query: string): Promise<OpenedPage> {
+/**
+ * Opens a demo page at `path` with the given query and collects its console
+ * errors. `beforeLoad` runs in the page before any of its scripts.
+ */
+async function open(path: string, query: string, beforeLoad?: () => void): Promise<OpenedPage> {
   const port = (server!.httpServer!.address() as AddressInfo).port;
   const page = await browser!.newPage();
+  if (beforeLoad) await page.evaluateOnNewDocument(beforeLoad);
   await page.setViewport({ width: 1200, height: 900 });
   const consoleErrors: string[] = [];
   page.on('console', (message) => {
@@ -111,6 +116,11 @@ function expectClose(actual: number, expected: number, label: string): void {
 }
 
 type Stroke = [number, number][];
+
+/** Moves every point of the strokes by (dx, dy) canvas pixels. */
+function shift(strokes: Stroke[], dx: number, dy: number): Stroke[] {
+  return strokes.map((stroke) => stroke.map(([x, y]) => [x + dx, y + dy] as [number, number]));
+}
 
 /** Replays strokes (in the pad's 112x112 canvas pixels) on a drawing pad with the mouse. */
 async function drawStrokes(page: Page, canvas: ElementHandle, strokes: Stroke[]): Promise<void> {
@@ -257,10 +267,7 @@ describe('demos', () => {
     expect(pads).toHaveLength(3);
     for (const [i, strokes] of CHARACTERS.entries()) await drawStrokes(page, pads[i], strokes);
     // The query is the second character again, moved a few pixels.
-    const shifted = CHARACTERS[1].map((stroke) =>
-      stroke.map(([x, y]) => [x + 4, y - 3] as [number, number]),
-    );
-    await drawStrokes(page, (await page.$('#query canvas.pad'))!, shifted);
+    await drawStrokes(page, (await page.$('#query canvas.pad'))!, shift(CHARACTERS[1], 4, -3));
     await page.click('#classify');
     const published = await result(opened, 'window.demoResult.predicted !== undefined');
     expect(published.ways).toBe(3);
@@ -269,7 +276,63 @@ describe('demos', () => {
     expect(probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
     const distances = published.distances as number[];
     expect(Math.min(...distances)).toBe(distances[1]);
+    // The page states the accuracy that `metagrad eval` wrote for the committed checkpoint.
+    const stated = await page.$eval('#model', (element) => element.textContent);
+    expect(stated).toContain(`${(100 * trainedResult.test_accuracy).toFixed(1)} ±`);
+    expect(stated).toContain(`${trainedResult.test_episodes} 5-way 1-shot`);
     await screenshots(page, 'omniglot');
+    expect(opened.consoleErrors).toEqual([]);
+    await page.close();
+  });
+
+  it('omniglot averages two shots', async () => {
+    const opened = await open('omniglot/index.html', 'ways=2&shots=2&lang=en');
+    const { page } = opened;
+    await page.waitForFunction(
+      () => window.demoStatus === 'ready' || window.demoResult?.error !== undefined,
+      { timeout: 90_000 },
+    );
+    const pads = await page.$$('#support canvas.pad');
+    expect(pads).toHaveLength(4);
+    // Class-major pads: the circle twice, then the cross twice, each second copy moved.
+    for (const [i, strokes] of CHARACTERS.slice(0, 2).entries()) {
+      await drawStrokes(page, pads[2 * i], strokes);
+      await drawStrokes(page, pads[2 * i + 1], shift(strokes, -3, 2));
+    }
+    await drawStrokes(page, (await page.$('#query canvas.pad'))!, shift(CHARACTERS[1], 4, -3));
+    await page.click('#classify');
+    const drawn = await result(opened, 'window.demoResult.predicted !== undefined');
+    expect(drawn.shots).toBe(2);
+    expect(drawn.predicted).toBe(1);
+
+    // A sample episode fills all four support pads and the query from the evaluation alphabets.
+    await page.evaluate(() => (window.demoResult = undefined));
+    await page.click('#sample');
+    await page.click('#classify');
+    const sampled = await result(opened, 'window.demoResult.predicted !== undefined');
+    expect(sampled.shots).toBe(2);
+    expect((sampled.distances as number[]).every((d) => d >= 0)).toBe(true);
+    expect(opened.consoleErrors).toEqual([]);
+    await page.close();
+  });
+
+  it('omniglot explains a missing WebGPU', async () => {
+    // A browser without WebGPU has no navigator.gpu at all.
+    const opened = await open('omniglot/index.html', 'lang=en', () => {
+      delete (Navigator.prototype as { gpu?: unknown }).gpu;
+    });
+    const { page } = opened;
+    await page.waitForFunction(() => window.demoResult !== undefined, { timeout: 60_000 });
+    expect(await page.evaluate(() => window.demoResult)).toEqual({ error: 'no WebGPU' });
+    const notice = async () => page.$eval('#gpu.notice', (element) => element.textContent);
+    expect(await notice()).toContain('This browser has no WebGPU');
+    expect(await notice()).toContain('chrome://flags/#enable-unsafe-webgpu');
+    await page.click('button.language[data-language="ja"]');
+    expect(await notice()).toContain('WebGPU が使えない');
+    // Nothing can be classified without the model.
+    expect(
+      await page.$eval('#classify', (element) => (element as HTMLButtonElement).disabled),
+    ).toBe(true);
     expect(opened.consoleErrors).toEqual([]);
     await page.close();
   });
