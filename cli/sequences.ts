@@ -29,7 +29,7 @@ export interface SequenceSourceOptions {
   /**
    * Side of the input images. It must divide the loaded side (28), and each output
    * pixel is the mean of a block of loaded pixels. Santoro et al. use 20x20 images,
-   * and 14x14 has a quarter of the inputs of 28x28, so it trains faster.
+   * and 14x14 has a quarter of the inputs of 28x28.
    */
   imageSize?: number;
   onProgress?: (done: number, total: number) => void;
