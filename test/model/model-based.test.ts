@@ -141,8 +141,8 @@ describe('MANN controller', () => {
   });
 
   it('sees each label one step late', async () => {
-    // Changing the label of step 2 may change the logits of steps 3 and later
-    // only: step t receives y_{t-1}, never y_t.
+    // Step t receives y_{t-1}, never y_t, so changing the label of step 2 may
+    // change the logits of steps 3 and later only.
     mg.manualSeed(4);
     const model = new Mann({
       inputSize: 6,
