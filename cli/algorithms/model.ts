@@ -128,9 +128,11 @@ export const modelAlgorithms: AlgorithmSpec[] = [
         readHeads: heads,
         memory: String(options.memory ?? 'external') as MemoryKind,
         usageDecay: 0.95,
-        keyStrength: String(options.keyStrength ?? 'learned') as 'learned' | 'none',
+        // A config.json written before these options existed lacks them; its run
+        // used plain cosines and no clipping, so its checkpoint still loads.
+        keyStrength: String(options.keyStrength ?? 'none') as 'learned' | 'none',
         lr: config.metaLr,
-        clipNorm: Number(options.clipNorm ?? 10),
+        clipNorm: Number(options.clipNorm ?? 0),
       });
     },
   },
