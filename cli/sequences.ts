@@ -26,6 +26,12 @@ export interface SequenceSourceOptions {
   ways: number;
   /** Images of each class in one episode. */
   instances: number;
+  /**
+   * Side of the input images. It must divide the loaded side (28), and each output
+   * pixel is the mean of a block of loaded pixels. Santoro et al. use 20x20 images,
+   * and 14x14 has a quarter of the inputs of 28x28.
+   */
+  imageSize?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -39,16 +45,20 @@ export function sequenceTask(
   spec: EpisodeSpec,
   shape: EpisodeShape,
   order: Rng,
+  imageSize?: number,
 ): Task {
   const episode = materialize(split, spec, shape);
-  const [c, h, w] = episode.imageShape;
-  const pixels = c * h * w;
   const steps = episode.supportY.length;
+  const source = episode.supportX;
+  const [c, h, w] = episode.imageShape;
+  const side = imageSize ?? h;
+  const pixels = c * side * side;
+  const resized = side === h ? source : shrink(source, steps * c, h, w, side);
   const permutation = order.shuffle(Array.from({ length: steps }, (_, i) => i));
   const images = new Float32Array(steps * pixels);
   const labels = new Int32Array(steps);
   permutation.forEach((from, to) => {
-    images.set(episode.supportX.subarray(from * pixels, (from + 1) * pixels), to * pixels);
+    images.set(resized.subarray(from * pixels, (from + 1) * pixels), to * pixels);
     labels[to] = episode.supportY[from];
   });
   const x = mg.tensor(images, { shape: [steps, pixels] });
@@ -56,8 +66,40 @@ export function sequenceTask(
   return { supportX: x, supportY: y, queryX: x, queryY: y };
 }
 
+/**
+ * Shrinks `planes` square h x w planes to side x side by averaging blocks of
+ * (h / side) x (w / side) pixels. The loaded images are area averages of the
+ * 105x105 originals, so this equals loading them at the smaller side directly.
+ */
+function shrink(
+  images: Float32Array,
+  planes: number,
+  h: number,
+  w: number,
+  side: number,
+): Float32Array {
+  const fy = h / side;
+  const fx = w / side;
+  const out = new Float32Array(planes * side * side);
+  for (let p = 0; p < planes; p++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const target = p * side * side + Math.floor(y / fy) * side + Math.floor(x / fx);
+        out[target] += images[p * h * w + y * w + x] / (fy * fx);
+      }
+    }
+  }
+  return out;
+}
+
 export async function omniglotSequenceSource(options: SequenceSourceOptions): Promise<TaskSource> {
   const data = await loadOmniglot(options.dataDir, { onProgress: options.onProgress });
+  const side = options.imageSize ?? data.size;
+  if (!Number.isInteger(side) || side < 1 || data.size % side !== 0) {
+    throw new UsageError(
+      `--image-size ${side} does not divide the loaded image side ${data.size}; use a divisor of ${data.size}, such as 14 or 7.`,
+    );
+  }
   const splits = omniglotSplits(data, { split: options.split });
   // An episode of the sequence is the support set of an N-way, `instances`-shot episode.
   const shape: EpisodeShape = { ways: options.ways, shots: options.instances, queries: 0 };
@@ -72,11 +114,11 @@ export async function omniglotSequenceSource(options: SequenceSourceOptions): Pr
   }
   return {
     kind: 'classification',
-    inputShape: [data.size * data.size],
+    inputShape: [side * side],
     outputs: options.ways,
     sampleTrain: (rng, count) =>
       Array.from({ length: count }, () =>
-        sequenceTask(splits.train, sampleEpisode(splits.train, shape, rng), shape, rng),
+        sequenceTask(splits.train, sampleEpisode(splits.train, shape, rng), shape, rng, side),
       ),
     fixed(which, count, seed) {
       const split = which === 'val' ? splits.val : splits.test;
@@ -84,7 +126,8 @@ export async function omniglotSequenceSource(options: SequenceSourceOptions): Pr
       return {
         count,
         // Each episode's order has its own stream, so episode i is the same whatever the count.
-        task: (index) => sequenceTask(split, specs[index], shape, new Rng(seed * 7919 + index)),
+        task: (index) =>
+          sequenceTask(split, specs[index], shape, new Rng(seed * 7919 + index), side),
       };
     },
   };

@@ -9,9 +9,10 @@
 import * as mg from '../../engine/index';
 import type { Tensor } from '../../engine/index';
 import { LSTMCell, Linear, Module, type LSTMState } from '../../engine/nn/index';
-import { Adam } from '../../engine/optim/index';
+import { Adam, clipGradNorm } from '../../engine/optim/index';
 import type { ParamMap, Task } from '../meta/functional';
 import { accuracyOf, type EvalResult, type MetaLearner, type StepResult } from '../meta/learner';
+import { softplus } from './cnp';
 import { copyStateTensors } from './state';
 
 export type MemoryKind = 'external' | 'none';
@@ -33,6 +34,14 @@ export interface MannOptions {
   memory: MemoryKind;
   /** Decay γ of the usage weights per step. */
   usageDecay: number;
+  /**
+   * 'learned' multiplies each head's cosine similarities by a key strength
+   * β = 1 + softplus(w_β · h) before the softmax, as the Neural Turing Machine's
+   * content addressing does. 'none' keeps the plain softmax of cosines of Santoro
+   * et al. Cosines lie in [-1, 1], so without β the read weights over N slots are
+   * nearly uniform and a read returns a blur of the memory.
+   */
+  keyStrength: 'learned' | 'none';
 }
 
 /** The memory and its access weights between two steps of a batch of B episodes. */
@@ -108,15 +117,17 @@ export function leastUsedWeights(usage: Tensor, heads: number): Tensor {
  * One memory access with keys k [B, H, S] and write-gate logits α [B, H, 1]:
  *   w^w_t = σ(α) w^r_{t-1} + (1 - σ(α)) w^lu_{t-1}          (write to the last read slot or a least used one)
  *   M_t   = M_{t-1} ⊙ (1 - Σ_h w^lu_{t-1,h}) + Σ_h w^w_{t,h} k_hᵀ   (clear the least used slots, then add)
- *   w^r_t = softmax_i cos(k_h, M_t(i)),   r_t = w^r_t M_t
+ *   w^r_t = softmax_i β_h cos(k_h, M_t(i)),   r_t = w^r_t M_t
  *   w^u_t = γ w^u_{t-1} + Σ_h (w^r_{t,h} + w^w_{t,h})
- * and the least-used slots for the next step from w^u_t.
+ * and the least-used slots for the next step from w^u_t. The key strengths β [B, H, 1]
+ * default to 1, the paper's softmax of plain cosines.
  */
 export function memoryStep(
   previous: MemoryState,
   keys: Tensor,
   gateLogits: Tensor,
   usageDecay: number,
+  strength?: Tensor,
 ): MemoryStepResult {
   const heads = keys.shape[1];
   const gate = mg.sigmoid(gateLogits);
@@ -131,7 +142,8 @@ export function memoryStep(
     mg.matmulT(writeWeights, keys, true, false),
   );
 
-  const readWeights = mg.softmax(mg.pairwiseCosineSimilarity(keys, memory), -1);
+  const similarity = mg.pairwiseCosineSimilarity(keys, memory);
+  const readWeights = mg.softmax(strength ? mg.mul(similarity, strength) : similarity, -1);
   const reads = mg.matmulT(readWeights, memory);
 
   const usage = mg.add(
@@ -148,6 +160,7 @@ export class Mann extends Module<[Tensor, Tensor], Tensor> {
   readonly controller: LSTMCell;
   readonly keys: Linear | null;
   readonly gates: Linear | null;
+  readonly strengths: Linear | null;
   readonly output: Linear;
 
   constructor(options: MannOptions) {
@@ -167,6 +180,10 @@ export class Mann extends Module<[Tensor, Tensor], Tensor> {
     this.gates = external
       ? this.registerModule('gates', new Linear(controllerSize, readHeads))
       : null;
+    this.strengths =
+      external && options.keyStrength === 'learned'
+        ? this.registerModule('strengths', new Linear(controllerSize, readHeads))
+        : null;
     this.output = this.registerModule('output', new Linear(controllerSize + readWidth, classes));
   }
 
@@ -214,7 +231,11 @@ export class Mann extends Module<[Tensor, Tensor], Tensor> {
       if (this.keys && this.gates && memory) {
         const keys = mg.reshape(mg.tanh(this.keys.forward(h)), [batch, readHeads, memorySize]);
         const gateLogits = mg.reshape(this.gates.forward(h), [batch, readHeads, 1]);
-        const access = memoryStep(memory, keys, gateLogits, usageDecay);
+        // β = 1 + softplus(w_β · h) >= 1, so a head can only sharpen the paper's softmax.
+        const strength = this.strengths
+          ? mg.add(softplus(mg.reshape(this.strengths.forward(h), [batch, readHeads, 1])), 1)
+          : undefined;
+        const access = memoryStep(memory, keys, gateLogits, usageDecay, strength);
         memory = access.state;
         reads = mg.reshape(access.reads, [batch, readHeads * memorySize]);
         logits.push(this.output.forward(mg.concat([h, reads], -1)));
@@ -278,6 +299,8 @@ export function accuracyByInstance(
 
 export interface MannLearnerOptions extends MannOptions {
   lr: number;
+  /** Largest global L2 norm of the gradient per update; 0 turns clipping off. */
+  clipNorm: number;
 }
 
 /**
@@ -289,10 +312,12 @@ export class MannLearner implements MetaLearner {
   readonly name: string;
   readonly optimizer: Adam;
   readonly model: Mann;
+  readonly clipNorm: number;
 
   constructor(options: MannLearnerOptions) {
     this.name = 'mann';
     this.model = new Mann(options);
+    this.clipNorm = options.clipNorm;
     this.optimizer = new Adam(this.model.parameters(), { lr: options.lr });
   }
 
@@ -324,6 +349,9 @@ export class MannLearner implements MetaLearner {
       const flat = mg.reshape(out, [-1, classes]);
       const value = mg.crossEntropy(flat, mg.reshape(labels, [-1]));
       value.backward();
+      // Backpropagation through every step of the sequence can give rare huge
+      // gradients; clipping their global norm keeps a large learning rate usable.
+      if (this.clipNorm > 0) clipGradNorm(this.model.parameters(), this.clipNorm);
       this.optimizer.step();
       this.optimizer.zeroGrad();
       return { loss: value.detach(), logits: flat.detach() };

@@ -56,6 +56,31 @@ export const modelAlgorithms: AlgorithmSpec[] = [
         default: 200,
       },
       {
+        flag: '--key-strength <kind>',
+        key: 'keyStrength',
+        description:
+          "learned: scale each read head's cosines by a learned strength >= 1 before the softmax; none: plain cosines, as in the paper",
+        type: 'choice',
+        choices: ['learned', 'none'],
+        default: 'learned',
+      },
+      {
+        flag: '--clip-norm <x>',
+        key: 'clipNorm',
+        description: 'largest global gradient norm per update (0: no clipping)',
+        type: 'number',
+        min: 0,
+        default: 10,
+      },
+      {
+        flag: '--image-size <n>',
+        key: 'imageSize',
+        description: 'side of the images, a divisor of 28 (each pixel averages a block)',
+        type: 'integer',
+        min: 1,
+        default: 28,
+      },
+      {
         flag: '--instances <n>',
         key: 'instances',
         description: 'images of each class in one episode sequence',
@@ -82,6 +107,7 @@ export const modelAlgorithms: AlgorithmSpec[] = [
         split: config.split,
         ways: config.ways,
         instances: Number(config.options?.instances ?? 10),
+        imageSize: Number(config.options?.imageSize ?? 28),
         onProgress,
       }),
     build(config, source) {
@@ -102,7 +128,11 @@ export const modelAlgorithms: AlgorithmSpec[] = [
         readHeads: heads,
         memory: String(options.memory ?? 'external') as MemoryKind,
         usageDecay: 0.95,
+        // A config.json written before these options existed lacks them; its run
+        // used plain cosines and no clipping, so its checkpoint still loads.
+        keyStrength: String(options.keyStrength ?? 'none') as 'learned' | 'none',
         lr: config.metaLr,
+        clipNorm: Number(options.clipNorm ?? 0),
       });
     },
   },

@@ -18,10 +18,18 @@ import {
 import { max, sum } from '../ops/reduce';
 import type { Tensor } from '../tensor';
 
-// The new gradient is kept out of tidy scopes, as backward() keeps the one it writes.
-function replaceGrad(param: Tensor, next: Tensor): void {
-  param.grad?.dispose();
-  param.grad = keep(next);
+// The new gradients are kept out of tidy scopes, as backward() keeps the ones it
+// writes. Two parameters can hold the same gradient tensor (the backward of
+// a + b passes one upstream gradient to both), so every new gradient is computed
+// before any old one is disposed, and each old one is disposed once.
+function replaceGrads(params: Tensor[], next: (grad: Tensor) => Tensor): void {
+  const old = new Set<Tensor>();
+  const updated = params.map((p) => {
+    old.add(p.grad!);
+    return keep(next(p.grad!));
+  });
+  params.forEach((p, i) => (p.grad = updated[i]));
+  for (const grad of old) grad.dispose();
 }
 
 /**
@@ -56,7 +64,7 @@ export function clipGradNorm(params: Tensor[], maxNorm: number, normType = 2): T
       else if (normType !== Infinity) norm = powScalar(total, 1 / normType);
 
       const coef = minimum(div(full([], maxNorm), addScalar(norm, 1e-6)), 1);
-      for (const p of withGrad) replaceGrad(p, mul(p.grad!, coef));
+      replaceGrads(withGrad, (grad) => mul(grad, coef));
       return norm;
     }),
   );
@@ -68,9 +76,10 @@ export function clipGradValue(params: Tensor[], clipValue: number): void {
     throw new Error(`clipGradValue: clipValue must be >= 0, got ${clipValue}.`);
   tidy(() =>
     noGrad(() => {
-      for (const p of params) {
-        if (p.grad) replaceGrad(p, minimum(maximum(p.grad, -clipValue), clipValue));
-      }
+      replaceGrads(
+        params.filter((p) => p.grad),
+        (grad) => minimum(maximum(grad, -clipValue), clipValue),
+      );
     }),
   );
 }

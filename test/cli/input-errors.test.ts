@@ -136,6 +136,20 @@ describe('metagrad rejects bad input', () => {
       /--instances 30 is more than the 20 images of the smallest class/,
     ],
     [
+      'mann image size not a divisor',
+      () => [
+        'train',
+        'mann',
+        '--dataset',
+        'omniglot',
+        '--data-dir',
+        OMNIGLOT_DIR,
+        '--image-size',
+        '20',
+      ],
+      /--image-size 20 does not divide the loaded image side 28; use a divisor of 28/,
+    ],
+    [
       'null config',
       () => ['eval', join(work, 'null-config')],
       /config\.json is invalid: it contains null instead of an object of settings\. The run folder is damaged/,

@@ -7,6 +7,7 @@ import {
   instanceIndices,
   leastUsedWeights,
   lstmStep,
+  Mann,
   memoryStep,
   type MemoryState,
 } from '../../algorithms/model/mann';
@@ -137,6 +138,32 @@ describe('MANN controller', () => {
     const [h2, c2] = lstmStep(cell, inputGates, state);
     expectClose(await h2.data(), await h.data(), { atol: 1e-6 });
     expectClose(await c2.data(), await c.data(), { atol: 1e-6 });
+  });
+
+  it('sees each label one step late', async () => {
+    // Step t receives y_{t-1}, never y_t, so changing the label of step 2 may
+    // change the logits of steps 3 and later only.
+    mg.manualSeed(4);
+    const model = new Mann({
+      inputSize: 6,
+      classes: 3,
+      controllerSize: 8,
+      memorySlots: 4,
+      memorySize: 4,
+      readHeads: 2,
+      memory: 'external',
+      usageDecay: 0.95,
+      keyStrength: 'learned',
+    });
+    const images = mg.randn([1, 5, 6]);
+    const labels = (values: number[]) => mg.tensor(Int32Array.from(values), { shape: [1, 5] });
+    const first = await model.forward(images, labels([0, 1, 2, 0, 1])).data();
+    const second = await model.forward(images, labels([0, 1, 0, 0, 1])).data();
+    const step = (data: Float32Array | Int32Array, t: number) =>
+      Array.from(data.slice(t * 3, t * 3 + 3));
+    for (const t of [0, 1, 2]) expectClose(step(second, t), step(first, t), { atol: 1e-6 });
+    const change = step(second, 3).map((v, i) => Math.abs(v - step(first, 3)[i]));
+    expect(Math.max(...change)).toBeGreaterThan(1e-4);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { makeSource, type TrainConfig } from '../../cli/train';
+import { makeSource, type TaskSummary, type TrainConfig } from '../../cli/train';
 import { trainAndScore } from '../algorithms/train-run';
 import { OMNIGLOT_DIR } from '../data/paths';
 
@@ -32,6 +32,15 @@ function config(overrides: Partial<TrainConfig>): TrainConfig {
   };
 }
 
+// Later-instance accuracy must beat first-instance accuracy by this much.
+const MARGIN = 0.05;
+
+/** Returns the mean accuracy at instances 2 to 5 minus the accuracy at instance 1. */
+function bindingMargin(summary: TaskSummary): number {
+  const at = (k: number) => summary.metrics![`accuracy_instance_${k}`].mean;
+  return (at(2) + at(3) + at(4) + at(5)) / 4 - at(1);
+}
+
 describe('short model-based runs', () => {
   it('CNP raises the query log-likelihood', async () => {
     const settings = config({ options: { representationSize: 32 } });
@@ -42,36 +51,40 @@ describe('short model-based runs', () => {
     expect(after.mean, 'query MSE').toBeLessThan(before.mean);
   });
 
-  it('MANN learns from the previous labels', async () => {
-    const ways = 3;
+  it('MANN binds labels to new classes', async () => {
+    // The smallest episodes found on which binding shows up in minutes: 2 classes
+    // of 5 instances at 14x14, a 32-unit controller and one head on 16 slots of
+    // width 8, and large batches at a large learning rate with clipping.
     const settings = config({
       algorithm: 'mann',
       dataset: 'omniglot',
-      ways,
-      metaLr: 0.003,
-      metaBatch: 8,
-      iterations: 40,
-      testEpisodes: 30,
+      ways: 2,
+      metaLr: 0.03,
+      metaBatch: 128,
+      iterations: 300,
+      testEpisodes: 100,
       options: {
         memory: 'external',
         memorySlots: 16,
-        memorySize: 16,
+        memorySize: 8,
         readHeads: 1,
-        controllerSize: 64,
+        controllerSize: 32,
         instances: 5,
+        imageSize: 14,
+        keyStrength: 'learned',
+        clipNorm: 10,
       },
     });
     const source = await makeSource(settings, () => undefined);
     const { before, after } = await trainAndScore(settings, source);
-    const firstInstance = (summary: typeof before) => summary.metrics!.accuracy_instance_1.mean;
-    // The first thing the network learns is that a new drawing takes a label not
-    // shown yet in the episode, which lifts first-instance accuracy above chance,
-    // 1 / ways. It can only do so by reading the previous labels from its input.
-    // NOTE: accuracy on later instances overtakes the first only after thousands of
-    // episodes (binding labels to drawings in memory), more than a test can train.
-    expect(firstInstance(before)).toBeLessThan(1 / ways + 0.1);
-    expect(firstInstance(after)).toBeGreaterThan(firstInstance(before) + 0.1);
-    expect(after.metrics!.accuracy_instance_5.count).toBe(30);
-    // It took 33 s at load average 12 on 2 cores, and over 2 minutes at load average 30.
-  }, 600_000);
+    // Before binding, the network can only learn that a drawing unlike the
+    // previous one takes the other label, which lifts the first instance (to 75%
+    // at best) above the later ones. Later instances overtake the first only when
+    // the network recalls the label shown with an earlier drawing of the class.
+    expect(bindingMargin(before), 'untrained').toBeLessThan(MARGIN);
+    expect(bindingMargin(after), 'trained').toBeGreaterThan(MARGIN);
+    // NOTE: binding starts after 100 to 250 updates depending on the seed, so the
+    // run needs 300 updates of 128 episodes. Seeds 0 and 1, run side by side at
+    // load average 18 on 2 cores, took 460 and 440 s: far more than a short test.
+  }, 1_200_000);
 });

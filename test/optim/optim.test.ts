@@ -282,6 +282,20 @@ describe('clipping', () => {
     expect(mg.memory().tensors).toBe(before + 1);
   });
 
+  it('clips a gradient that two parameters share', async () => {
+    // The backward of a + b hands one gradient tensor to both a and b.
+    const a = mg.tensor([3, 4], { requiresGrad: true });
+    const b = mg.tensor([1, 1], { requiresGrad: true });
+    mg.sum(mg.mul(mg.add(a, b), mg.tensor([3, 4]))).backward();
+    const norm = optim.clipGradNorm([a, b], 1);
+    // Each gradient is [3, 4], so the total norm is sqrt(2) * 5.
+    expect(await norm.item()).toBeCloseTo(Math.SQRT2 * 5, 4);
+    const scale = 1 / (Math.SQRT2 * 5);
+    for (const p of [a, b]) expectClose(await p.grad!.data(), [3 * scale, 4 * scale]);
+    optim.clipGradValue([a, b], 0.1);
+    for (const p of [a, b]) expectClose(await p.grad!.data(), [0.1, 0.1]);
+  });
+
   it('clipGradValue matches PyTorch', async () => {
     const ps = params();
     optim.clipGradValue(ps, 0.5);
