@@ -285,7 +285,7 @@ export class Kernel {
       this.writeUniforms(args.uniforms ?? {});
       uniform = uniformBuffer(this.uniformWords.u32);
     }
-    beginDispatch(args.op);
+    beginDispatch(args.op, this.name, args.entry ?? 'main');
     const group = this.bindGroup(args.op, args.buffers, uniform);
     const pass = currentPass();
     pass.setPipeline(pipeline);
