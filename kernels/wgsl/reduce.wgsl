@@ -28,16 +28,18 @@ override INNER_CONTIGUOUS: bool = false;
 
 const GROUP: u32 = 64u;
 
-fn at(v: array<vec4<u32>, 2>, i: u32) -> u32 {
-  return v[i / 4u][i % 4u];
-}
+// Ranks of the collapsed kept and reduced dimensions, fixed per pipeline so the
+// loops over dimensions unroll.
+override OUTER_RANK: u32 = 8u;
+override INNER_RANK: u32 = 8u;
 
 fn outer_offset(o: u32) -> u32 {
   var rest = o;
   var offset = 0u;
-  for (var d = i32(p.outer_rank) - 1; d >= 0; d--) {
-    let size = at(p.outer_shape, u32(d));
-    offset += (rest % size) * at(p.outer_strides, u32(d));
+  for (var k = 0u; k < OUTER_RANK; k++) {
+    let d = OUTER_RANK - 1u - k;
+    let size = p.outer_shape[d / 4u][d % 4u];
+    offset += (rest % size) * p.outer_strides[d / 4u][d % 4u];
     rest = rest / size;
   }
   return offset;
@@ -47,9 +49,10 @@ fn inner_offset(r: u32) -> u32 {
   if (INNER_CONTIGUOUS) { return r; }
   var rest = r;
   var offset = 0u;
-  for (var d = i32(p.inner_rank) - 1; d >= 0; d--) {
-    let size = at(p.inner_shape, u32(d));
-    offset += (rest % size) * at(p.inner_strides, u32(d));
+  for (var k = 0u; k < INNER_RANK; k++) {
+    let d = INNER_RANK - 1u - k;
+    let size = p.inner_shape[d / 4u][d % 4u];
+    offset += (rest % size) * p.inner_strides[d / 4u][d % 4u];
     rest = rest / size;
   }
   return offset;

@@ -1,7 +1,8 @@
 // Strided copies, the kernels behind permute, expand, slice and concat.
 //   gather_copy:  out[i] = x[offset + sum_d coord_d(i) * strides_d], over the output's shape.
 //   scatter_copy: out[offset + sum_d coord_d(i) * strides_d] = x[i], over the input's shape.
-// Strides of 0 broadcast (expand); permuted strides transpose.
+// Strides of 0 broadcast (expand); permuted strides transpose. Each invocation
+// loops over elements i, i + step, ..., step being the number of invocations.
 
 struct Params {
   n: u32,
@@ -15,16 +16,16 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> out: array<u32>;
 @group(0) @binding(2) var<uniform> p: Params;
 
-fn at(v: array<vec4<u32>, 2>, i: u32) -> u32 {
-  return v[i / 4u][i % 4u];
-}
+// Rank of the collapsed view, fixed per pipeline so the loop over dimensions unrolls.
+override RANK: u32 = 8u;
 
 fn strided_offset(i: u32) -> u32 {
   var rest = i;
   var offset = p.offset;
-  for (var d = i32(p.rank) - 1; d >= 0; d--) {
-    let size = at(p.shape, u32(d));
-    offset += (rest % size) * at(p.strides, u32(d));
+  for (var k = 0u; k < RANK; k++) {
+    let d = RANK - 1u - k;
+    let size = p.shape[d / 4u][d % 4u];
+    offset += (rest % size) * p.strides[d / 4u][d % 4u];
     rest = rest / size;
   }
   return offset;
@@ -33,13 +34,13 @@ fn strided_offset(i: u32) -> u32 {
 @compute @workgroup_size(64)
 fn gather_copy(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
                @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = (wid.x + wid.y * groups.x) * 64u + lid;
-  if (i < p.n) { out[i] = x[strided_offset(i)]; }
+  let step = groups.x * groups.y * 64u;
+  for (var i = (wid.x + wid.y * groups.x) * 64u + lid; i < p.n; i += step) { out[i] = x[strided_offset(i)]; }
 }
 
 @compute @workgroup_size(64)
 fn scatter_copy(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
                 @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = (wid.x + wid.y * groups.x) * 64u + lid;
-  if (i < p.n) { out[strided_offset(i)] = x[i]; }
+  let step = groups.x * groups.y * 64u;
+  for (var i = (wid.x + wid.y * groups.x) * 64u + lid; i < p.n; i += step) { out[strided_offset(i)] = x[i]; }
 }

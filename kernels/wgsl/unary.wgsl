@@ -55,6 +55,8 @@ fn apply(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
         @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = (wid.x + wid.y * groups.x) * 64u + lid;
-  if (i < p.n) { out[i] = apply(x[i]); }
+  let step = groups.x * groups.y * 64u;
+  for (var i = (wid.x + wid.y * groups.x) * 64u + lid; i < p.n; i += step) {
+    out[i] = apply(x[i]);
+  }
 }
