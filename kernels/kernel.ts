@@ -335,11 +335,12 @@ export function grid(count: number): [number, number] {
 const MAX_STRIDE_WORKGROUPS = 2048;
 
 /**
- * Returns the workgroups for a grid-stride kernel over `n` elements: invocation i
- * handles elements i, i + stride, ..., where stride is the number of invocations.
+ * Returns the workgroups for a grid-stride kernel over `n` elements whose
+ * invocation j handles the 4 elements from 4 j, then those from 4 (j + stride),
+ * and so on, stride being the number of invocations.
  */
 export function strideGrid(n: number, workgroupSize = 64): [number, number] {
-  return [Math.min(Math.ceil(n / workgroupSize), MAX_STRIDE_WORKGROUPS), 1];
+  return [Math.min(Math.ceil(n / (4 * workgroupSize)), MAX_STRIDE_WORKGROUPS), 1];
 }
 
 /**

@@ -1,8 +1,7 @@
 // Elementwise f(a, b) with NumPy broadcasting, and the select `where`. Each input
 // is read through its own strides, 0 on broadcast dimensions. BROADCAST = false is
 // the fast path for two contiguous inputs of the output's shape. Each invocation
-// loops over elements i, i + step, ... (a grid-stride loop), step being the
-// number of invocations.
+// handles 4 consecutive elements per turn of a grid-stride loop.
 
 struct Params {
   n: u32,
@@ -84,32 +83,52 @@ fn offsets(i: u32) -> Offsets {
   return o;
 }
 
-fn flat(wid: vec3<u32>, lid: u32, groups: vec3<u32>) -> u32 {
-  return (wid.x + wid.y * groups.x) * 64u + lid;
+fn binary_at(i: u32) {
+  if (BROADCAST) {
+    let o = offsets(i);
+    // An operand laid out as the output reads element i directly.
+    out[i] = apply(a[select(o.a, i, A_DIRECT)], b[select(o.b, i, B_DIRECT)]);
+  } else {
+    out[i] = apply(a[i], b[i]);
+  }
+}
+
+// out = a where c != 0, else b: torch.where(condition = c, a, b).
+fn where_at(i: u32) {
+  let o = offsets(i);
+  out[i] = select(b[o.b], a[o.a], c[o.c] != 0.0);
 }
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
         @builtin(num_workgroups) groups: vec3<u32>) {
   let step = groups.x * groups.y * 64u;
-  for (var i = flat(wid, lid, groups); i < p.n; i += step) {
-    if (BROADCAST) {
-      let o = offsets(i);
-      // An operand laid out as the output reads element i directly.
-      out[i] = apply(a[select(o.a, i, A_DIRECT)], b[select(o.b, i, B_DIRECT)]);
+  for (var j = (wid.x + wid.y * groups.x) * 64u + lid; 4u * j < p.n; j += step) {
+    let i = 4u * j;
+    if (i + 3u < p.n) {
+      binary_at(i);
+      binary_at(i + 1u);
+      binary_at(i + 2u);
+      binary_at(i + 3u);
     } else {
-      out[i] = apply(a[i], b[i]);
+      for (var k = i; k < p.n; k++) { binary_at(k); }
     }
   }
 }
 
-// out = a where c != 0, else b: torch.where(condition = c, a, b).
 @compute @workgroup_size(64)
 fn where_select(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
                 @builtin(num_workgroups) groups: vec3<u32>) {
   let step = groups.x * groups.y * 64u;
-  for (var i = flat(wid, lid, groups); i < p.n; i += step) {
-    let o = offsets(i);
-    out[i] = select(b[o.b], a[o.a], c[o.c] != 0.0);
+  for (var j = (wid.x + wid.y * groups.x) * 64u + lid; 4u * j < p.n; j += step) {
+    let i = 4u * j;
+    if (i + 3u < p.n) {
+      where_at(i);
+      where_at(i + 1u);
+      where_at(i + 2u);
+      where_at(i + 3u);
+    } else {
+      for (var k = i; k < p.n; k++) { where_at(k); }
+    }
   }
 }

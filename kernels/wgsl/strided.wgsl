@@ -2,7 +2,7 @@
 //   gather_copy:  out[i] = x[offset + sum_d coord_d(i) * strides_d], over the output's shape.
 //   scatter_copy: out[offset + sum_d coord_d(i) * strides_d] = x[i], over the input's shape.
 // Strides of 0 broadcast (expand); permuted strides transpose. Each invocation
-// loops over elements i, i + step, ..., step being the number of invocations.
+// handles 4 consecutive elements per turn of a grid-stride loop.
 
 struct Params {
   n: u32,
@@ -31,16 +31,44 @@ fn strided_offset(i: u32) -> u32 {
   return offset;
 }
 
+fn gather_at(i: u32) {
+  out[i] = x[strided_offset(i)];
+}
+
+fn scatter_at(i: u32) {
+  out[strided_offset(i)] = x[i];
+}
+
 @compute @workgroup_size(64)
 fn gather_copy(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
                @builtin(num_workgroups) groups: vec3<u32>) {
   let step = groups.x * groups.y * 64u;
-  for (var i = (wid.x + wid.y * groups.x) * 64u + lid; i < p.n; i += step) { out[i] = x[strided_offset(i)]; }
+  for (var j = (wid.x + wid.y * groups.x) * 64u + lid; 4u * j < p.n; j += step) {
+    let i = 4u * j;
+    if (i + 3u < p.n) {
+      gather_at(i);
+      gather_at(i + 1u);
+      gather_at(i + 2u);
+      gather_at(i + 3u);
+    } else {
+      for (var k = i; k < p.n; k++) { gather_at(k); }
+    }
+  }
 }
 
 @compute @workgroup_size(64)
 fn scatter_copy(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
                 @builtin(num_workgroups) groups: vec3<u32>) {
   let step = groups.x * groups.y * 64u;
-  for (var i = (wid.x + wid.y * groups.x) * 64u + lid; i < p.n; i += step) { out[strided_offset(i)] = x[i]; }
+  for (var j = (wid.x + wid.y * groups.x) * 64u + lid; 4u * j < p.n; j += step) {
+    let i = 4u * j;
+    if (i + 3u < p.n) {
+      scatter_at(i);
+      scatter_at(i + 1u);
+      scatter_at(i + 2u);
+      scatter_at(i + 3u);
+    } else {
+      for (var k = i; k < p.n; k++) { scatter_at(k); }
+    }
+  }
 }

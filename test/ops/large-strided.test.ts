@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 import * as mg from '../../index';
 import { Rng } from '../../data/rng';
 
-// 4 x 40 x 33 x 31 = 163,680 elements: more than the 2,048 x 64 invocations of one pass.
-const SHAPE = [4, 40, 33, 31];
+// 4 x 40 x 65 x 63 = 655,200 elements: more than one pass of 2,048 workgroups x 64
+// invocations x 4 elements covers.
+const SHAPE = [4, 40, 65, 63];
 const SIZE = SHAPE.reduce((a, b) => a * b, 1);
 
 function values(count: number, seed: number): Float32Array {
@@ -45,8 +46,8 @@ describe('kernels on large strided layouts', () => {
   it('broadcasts binary ops per channel and per row', async () => {
     for (const bShape of [
       [1, 40, 1, 1],
-      [4, 1, 33, 1],
-      [1, 1, 1, 31],
+      [4, 1, 65, 1],
+      [1, 1, 1, 63],
     ]) {
       const count = bShape.reduce((a, b) => a * b, 1);
       const bs = values(count, 2);
@@ -93,7 +94,7 @@ describe('kernels on large strided layouts', () => {
       Float32Array.from({ length: SIZE }, (_, i) => cs[coords(i, SHAPE)[1]]),
     );
     const permuted = x.permute([0, 2, 1, 3]);
-    const permutedShape = [4, 33, 40, 31];
+    const permutedShape = [4, 65, 40, 63];
     expectClose(
       await permuted.data(),
       Float32Array.from({ length: SIZE }, (_, i) => {
@@ -106,11 +107,11 @@ describe('kernels on large strided layouts', () => {
 
   it('reduces over kept and merged axes', async () => {
     const perChannel = new Float64Array(40);
-    const perImageColumn = new Float64Array(4 * 31);
+    const perImageColumn = new Float64Array(4 * 63);
     for (let i = 0; i < SIZE; i++) {
       const [n, ch, , w] = coords(i, SHAPE);
       perChannel[ch] += xs[i];
-      perImageColumn[n * 31 + w] += xs[i];
+      perImageColumn[n * 63 + w] += xs[i];
     }
     const channels = mg.sum(x, [0, 2, 3]);
     expectClose(await channels.data(), perChannel, 1e-4);
@@ -118,9 +119,9 @@ describe('kernels on large strided layouts', () => {
     expectClose(await columns.data(), perImageColumn, 1e-4);
 
     const argmax = mg.argmax(x, 1);
-    const expected = new Int32Array(4 * 33 * 31);
+    const expected = new Int32Array(4 * 65 * 63);
     for (let o = 0; o < expected.length; o++) {
-      const [n, h, w] = coords(o, [4, 33, 31]);
+      const [n, h, w] = coords(o, [4, 65, 63]);
       let best = 0;
       for (let ch = 1; ch < 40; ch++)
         if (xs[flatIndex([n, ch, h, w], SHAPE)] > xs[flatIndex([n, best, h, w], SHAPE)]) best = ch;
