@@ -118,6 +118,17 @@ describe('kernels on large strided layouts', () => {
     const columns = mg.sum(x, [1, 2]);
     expectClose(await columns.data(), perImageColumn, 1e-4);
 
+    // Rows of 9 reduced elements, shorter than the 64 invocations that share a row sum.
+    const smallShape = [300, 8, 3, 3];
+    const smallValues = values(300 * 8 * 9, 5);
+    const small = mg.tensor(smallValues, { shape: smallShape });
+    const perSmallChannel = new Float64Array(8);
+    smallValues.forEach((v, i) => (perSmallChannel[coords(i, smallShape)[1]] += v));
+    const smallChannels = mg.sum(small, [0, 2, 3]);
+    expectClose(await smallChannels.data(), perSmallChannel, 1e-4);
+    small.dispose();
+    smallChannels.dispose();
+
     const argmax = mg.argmax(x, 1);
     const expected = new Int32Array(4 * 65 * 63);
     for (let o = 0; o < expected.length; o++) {
