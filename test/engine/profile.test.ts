@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import * as mg from '../../index';
 
 describe('profile', () => {
-  it('reports the ops of a small computation with positive times', async () => {
+  it('reports ops with positive times', async () => {
     await mg.init();
     const x = mg.randn([8, 3, 12, 12]);
     const w = mg.randn([16, 3, 3, 3]);
@@ -36,7 +36,7 @@ describe('profile', () => {
     w.dispose();
   });
 
-  it('records nothing outside a profile and refuses to nest', async () => {
+  it('rejects a nested profile', async () => {
     const inner = mg.profile(() => mg.profile(() => 1));
     await expect(inner).rejects.toThrow(/profiles do not nest/);
     // After the failed nesting, a new profile starts cleanly and counts only its own work.
