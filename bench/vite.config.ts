@@ -10,6 +10,9 @@ export default defineConfig({
     outDir: 'dist/bench',
     emptyOutDir: true,
     sourcemap: false,
-    lib: { entry: { maml: 'bench/maml.ts', metric: 'bench/metric.ts' }, formats: ['es'] },
+    lib: {
+      entry: { maml: 'bench/maml.ts', metric: 'bench/metric.ts', profile: 'bench/profile.ts' },
+      formats: ['es'],
+    },
   },
 });

@@ -20,6 +20,8 @@ export {
 export { tidy, keep, memory, resetPeakMemory, emptyCache, type MemoryInfo } from './memory';
 export { init, adapterDescription } from '../kernels/gpu';
 export { flush, sync, dispatchCount, yieldEventLoop } from '../kernels/runtime';
+export { profile } from '../kernels/runtime';
+export type { Profile, ProfileRow } from '../kernels/profile';
 export type { Primitive } from './ops/primitives';
 export { gradcheck, gradgradcheck, type GradcheckOptions } from './gradcheck';
 

@@ -2,7 +2,7 @@
 
 import unarySource from './wgsl/unary.wgsl?raw';
 import binarySource from './wgsl/binary.wgsl?raw';
-import { Kernel, grid } from './kernel';
+import { Kernel, collapseDims, strideGrid } from './kernel';
 
 const unaryKernel = new Kernel('unary', unarySource);
 const binaryKernel = new Kernel('binary', binarySource);
@@ -50,15 +50,37 @@ export type BinaryCode = keyof typeof BINARY;
 const UNARY_CONSTANTS = Object.fromEntries(
   Object.entries(UNARY).map(([fn, code]) => [fn, { OP: code }]),
 ) as Record<UnaryCode, { OP: number }>;
-const BINARY_CONSTANTS = Object.fromEntries(
-  Object.entries(BINARY).map(([fn, code]) => [
-    fn,
-    [
-      { OP: code, BROADCAST: 0 },
-      { OP: code, BROADCAST: 1 },
-    ],
-  ]),
-) as Record<BinaryCode, [{ OP: number; BROADCAST: number }, { OP: number; BROADCAST: number }]>;
+// Constants objects by op, contiguity and rank, reused by every launch so the
+// kernel finds its pipeline by object identity.
+const binaryConstants = new Map<string, Record<string, number>>();
+
+function binaryConstantsFor(
+  op: number,
+  broadcast: boolean,
+  uniforms: ReturnType<typeof layoutUniforms>,
+): Record<string, number> {
+  const rank = broadcast ? uniforms.rank : 0;
+  // An operand laid out as the (collapsed) output reads element i directly.
+  const dense: number[] = [];
+  for (let d = rank - 1, stride = 1; d >= 0; stride *= uniforms.shape[d], d--) dense[d] = stride;
+  const direct = (strides: readonly number[]) =>
+    broadcast && dense.every((stride, d) => strides[d] === stride) ? 1 : 0;
+  const aDirect = direct(uniforms.a_strides);
+  const bDirect = direct(uniforms.b_strides);
+  const key = `${op},${broadcast},${rank},${aDirect},${bDirect}`;
+  let constants = binaryConstants.get(key);
+  if (!constants) {
+    constants = {
+      OP: op,
+      BROADCAST: broadcast ? 1 : 0,
+      RANK: rank,
+      A_DIRECT: aDirect,
+      B_DIRECT: bDirect,
+    };
+    binaryConstants.set(key, constants);
+  }
+  return constants;
+}
 
 /** Maximum rank the broadcast kernels handle. */
 export const MAX_RANK = 8;
@@ -69,7 +91,7 @@ export function unary(fn: UnaryCode, x: GPUBuffer, out: GPUBuffer, n: number, al
     buffers: { x, out },
     uniforms: { n, alpha },
     constants: UNARY_CONSTANTS[fn],
-    workgroups: grid(Math.ceil(n / WORKGROUP)),
+    workgroups: strideGrid(n, WORKGROUP),
   });
 }
 
@@ -88,13 +110,16 @@ function layoutUniforms(n: number, layout: BroadcastLayout) {
       `Elementwise ops support tensors of rank up to ${MAX_RANK}; got rank ${layout.shape.length}.`,
     );
   }
+  // Merged dimensions give the same offsets with fewer divisions per element.
+  const operands = [layout.aStrides, layout.bStrides, layout.cStrides ?? layout.aStrides];
+  const { shape, strides } = collapseDims(layout.shape, operands);
   return {
     n,
-    rank: layout.shape.length,
-    shape: layout.shape,
-    a_strides: layout.aStrides,
-    b_strides: layout.bStrides,
-    c_strides: layout.cStrides ?? [],
+    rank: shape.length,
+    shape,
+    a_strides: strides[0],
+    b_strides: strides[1],
+    c_strides: layout.cStrides ? strides[2] : [],
   };
 }
 
@@ -106,13 +131,14 @@ export function binary(
   n: number,
   layout: BroadcastLayout,
 ): void {
+  const uniforms = layoutUniforms(n, layout);
   binaryKernel.dispatch({
     op: fn,
     // `c` is unused by these ops, but the bind group layout lists it.
     buffers: { a, b, c: a, out },
-    uniforms: layoutUniforms(n, layout),
-    constants: BINARY_CONSTANTS[fn][layout.contiguous ? 0 : 1],
-    workgroups: grid(Math.ceil(n / WORKGROUP)),
+    uniforms,
+    constants: binaryConstantsFor(BINARY[fn], !layout.contiguous, uniforms),
+    workgroups: strideGrid(n, WORKGROUP),
   });
 }
 
@@ -125,11 +151,13 @@ export function whereSelect(
   n: number,
   layout: BroadcastLayout,
 ): void {
+  const uniforms = layoutUniforms(n, layout);
   binaryKernel.dispatch({
     op: 'where',
     entry: 'where_select',
     buffers: { a, b, c: condition, out },
-    uniforms: layoutUniforms(n, layout),
-    workgroups: grid(Math.ceil(n / WORKGROUP)),
+    uniforms,
+    constants: binaryConstantsFor(0, true, uniforms),
+    workgroups: strideGrid(n, WORKGROUP),
   });
 }

@@ -8,6 +8,7 @@ let nodeGpu: GPU | null = null;
 let pending: Promise<GPUDevice> | null = null;
 let adapterName = '';
 let subgroups = false;
+let timestamps = false;
 let lostReason: string | null = null;
 const errorListeners: ((error: GPUError) => void)[] = [];
 
@@ -53,11 +54,18 @@ async function acquire(): Promise<GPUDevice> {
   // subgroup, so they need subgroups of at least 8 invocations.
   subgroups = adapter.features.has('subgroups') && (info?.subgroupMinSize ?? 0) >= 8;
 
+  // Timestamp queries let mg.profile time each dispatch; the device asks for the
+  // feature where the adapter has it, and nothing uses it unless a profile records.
+  timestamps = adapter.features.has('timestamp-query');
+  const features: GPUFeatureName[] = [];
+  if (subgroups) features.push('subgroups');
+  if (timestamps) features.push('timestamp-query');
+
   // Ask for the adapter's own maxima where the defaults are small for tensors.
   const limits = adapter.limits;
   const created = await adapter.requestDevice({
     label: 'metagrad',
-    requiredFeatures: subgroups ? ['subgroups'] : [],
+    requiredFeatures: features,
     requiredLimits: {
       maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
       maxBufferSize: limits.maxBufferSize,
@@ -117,6 +125,11 @@ export function isReady(): boolean {
 /** Returns whether the device runs kernels that use subgroup operations (8 or more invocations per subgroup). */
 export function hasSubgroups(): boolean {
   return subgroups;
+}
+
+/** Returns whether the device can time dispatches with timestamp queries. */
+export function hasTimestamps(): boolean {
+  return timestamps;
 }
 
 /** Returns the adapter's vendor, architecture and description, as far as the browser or Dawn reports them. */

@@ -1,7 +1,7 @@
 // Launchers for pool.wgsl. Planes are the N * C images of an NCHW tensor.
 
 import source from './wgsl/pool.wgsl?raw';
-import { Kernel, grid, scratchBuffer } from './kernel';
+import { Kernel, grid, scratchBuffer, strideGrid } from './kernel';
 
 const kernel = new Kernel('pool', source);
 const WORKGROUP = 64;
@@ -50,7 +50,8 @@ function launch(
       count_include_pad: geo.countIncludePad ? 1 : 0,
       total,
     },
-    workgroups: grid(Math.ceil(total / WORKGROUP)),
+    workgroups:
+      entry === 'pool_scatter' ? strideGrid(total, WORKGROUP) : grid(Math.ceil(total / WORKGROUP)),
   });
 }
 

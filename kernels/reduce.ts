@@ -1,7 +1,7 @@
 // Launcher for reduce.wgsl.
 
 import source from './wgsl/reduce.wgsl?raw';
-import { Kernel, grid, scratchBuffer } from './kernel';
+import { Kernel, collapseDims, grid, scratchBuffer } from './kernel';
 
 const kernel = new Kernel('reduce', source);
 const WORKGROUP = 64;
@@ -10,19 +10,29 @@ const MAX_RANK = 8;
 export const REDUCE = { sum: 0, max: 1, min: 2, argmax: 3, argmin: 4 } as const;
 export type ReduceCode = keyof typeof REDUCE;
 
-// Constants objects reused by every launch, so the kernel finds its pipeline by identity.
-const REDUCE_CONSTANTS = Object.fromEntries(
-  Object.entries(REDUCE).map(([fn, code]) => [
-    fn,
-    [
-      { OP: code, INNER_CONTIGUOUS: 0 },
-      { OP: code, INNER_CONTIGUOUS: 1 },
-    ],
-  ]),
-) as Record<
-  ReduceCode,
-  [{ OP: number; INNER_CONTIGUOUS: number }, { OP: number; INNER_CONTIGUOUS: number }]
->;
+// Constants objects by op, contiguity and ranks, reused by every launch so the
+// kernel finds its pipeline by identity.
+const reduceConstants = new Map<string, Record<string, number>>();
+
+function constantsFor(
+  fn: ReduceCode,
+  trailing: boolean,
+  outerRank: number,
+  innerRank: number,
+): Record<string, number> {
+  const key = `${fn},${trailing},${outerRank},${innerRank}`;
+  let constants = reduceConstants.get(key);
+  if (!constants) {
+    constants = {
+      OP: REDUCE[fn],
+      INNER_CONTIGUOUS: trailing ? 1 : 0,
+      OUTER_RANK: outerRank,
+      INNER_RANK: innerRank,
+    };
+    reduceConstants.set(key, constants);
+  }
+  return constants;
+}
 
 export interface ReduceArgs {
   fn: ReduceCode;
@@ -64,6 +74,10 @@ export function reduce(args: ReduceArgs): void {
   const innerSize = innerShape.reduce((a, b) => a * b, 1);
   const trailing = axes.every((axis, i) => axis === shape.length - axes.length + i);
 
+  // Merged dimensions address the same elements in the same order with fewer divisions.
+  const outer = collapseDims(outerShape, [outerStrides]);
+  const inner = collapseDims(innerShape, [innerStrides]);
+
   const perGroup = outSize < 1024 && innerSize >= 256;
   const isArg = args.fn === 'argmax' || args.fn === 'argmin';
   kernel.dispatch({
@@ -77,14 +91,14 @@ export function reduce(args: ReduceArgs): void {
     uniforms: {
       out_size: outSize,
       inner_size: innerSize,
-      outer_rank: outerShape.length,
-      inner_rank: innerShape.length,
-      outer_shape: outerShape,
-      outer_strides: outerStrides,
-      inner_shape: innerShape,
-      inner_strides: innerStrides,
+      outer_rank: outer.shape.length,
+      inner_rank: inner.shape.length,
+      outer_shape: outer.shape,
+      outer_strides: outer.strides[0],
+      inner_shape: inner.shape,
+      inner_strides: inner.strides[0],
     },
-    constants: REDUCE_CONSTANTS[args.fn][trailing ? 1 : 0],
+    constants: constantsFor(args.fn, trailing, outer.shape.length, inner.shape.length),
     workgroups: grid(perGroup ? outSize : Math.ceil(outSize / WORKGROUP)),
   });
 }

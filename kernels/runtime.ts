@@ -3,6 +3,14 @@
 // before a readback.
 
 import { gpuDevice, onUncapturedError } from './gpu';
+import {
+  profileDispatch,
+  profileResolve,
+  profiling,
+  startProfile,
+  stopProfile,
+  type Profile,
+} from './profile';
 
 const MAX_BATCH = 512;
 
@@ -54,13 +62,19 @@ export function currentPass(): GPUComputePassEncoder {
  * Reserves room for one dispatch in the current batch, submitting the batch
  * first if it is full, and opens the compute pass.
  */
-export function beginDispatch(opName: string): void {
+export function beginDispatch(opName: string, kernel: string, entry: string): void {
   if (!listening) listen();
   if (errors.length > 0) throwPendingErrors();
   if (inNode) countTurnDispatch(opName);
   if (dispatches >= MAX_BATCH) flush();
 
   encoder ??= gpuDevice().createCommandEncoder({ label: 'metagrad batch' });
+  if (profiling()) {
+    // A pass of its own, so that its start and end timestamps bound this dispatch alone.
+    if (pass) pass.end();
+    const timestampWrites = profileDispatch(opName, `${kernel}.${entry}`, MAX_BATCH);
+    pass = encoder.beginComputePass({ label: 'metagrad ops', timestampWrites });
+  }
   pass ??= encoder.beginComputePass({ label: 'metagrad ops' });
 
   dispatches += 1;
@@ -87,7 +101,9 @@ export function flush(): void {
     pass.end();
     pass = null;
   }
+  const submitted = profiling() ? profileResolve(encoder) : null;
   device.queue.submit([encoder.finish()]);
+  submitted?.();
   submittedBatches += 1;
   device.queue.onSubmittedWorkDone().then(
     () => (completedBatches += 1),
@@ -208,4 +224,29 @@ export async function yieldEventLoop(): Promise<void> {
 /** Returns the number of kernel dispatches since start-up. */
 export function dispatchCount(): number {
   return totalDispatches;
+}
+
+/**
+ * Runs `fn` and records, per op and kernel entry point, how many dispatches it
+ * queued and how long they ran on the GPU, then returns its result with the
+ * profile. Where the device has the timestamp-query feature, every dispatch gets
+ * a compute pass of its own with timestamps at its start and end; elsewhere the
+ * profile counts dispatches only. The per-dispatch passes and readbacks slow the
+ * profiled work a little, so compare profiles with profiles, not with plain timings.
+ * Profiling is off outside `profile`, and then costs one check per dispatch.
+ */
+export async function profile<T>(
+  fn: () => T | Promise<T>,
+): Promise<{ result: T; profile: Profile }> {
+  await sync();
+  startProfile();
+  const startedAt = performance.now();
+  let result: T;
+  try {
+    result = await fn();
+  } catch (error) {
+    await stopProfile(sync, startedAt).catch(() => undefined);
+    throw error;
+  }
+  return { result, profile: await stopProfile(sync, startedAt) };
 }

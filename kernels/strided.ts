@@ -2,11 +2,13 @@
 // f32 and i32 tensors alike.
 
 import source from './wgsl/strided.wgsl?raw';
-import { Kernel, grid } from './kernel';
+import { Kernel, collapseDims, strideGrid } from './kernel';
 
 const kernel = new Kernel('strided', source);
 const WORKGROUP = 64;
 const MAX_RANK = 8;
+// One constants object per rank, so the kernel finds its pipeline by identity.
+const RANK_CONSTANTS = Array.from({ length: MAX_RANK + 1 }, (_, rank) => ({ RANK: rank }));
 
 export interface StridedView {
   /** Shape iterated over: the output's for gatherCopy, the input's for scatterCopy. */
@@ -17,24 +19,40 @@ export interface StridedView {
   offset?: number;
 }
 
+function contiguousStrides(shape: readonly number[]): number[] {
+  const strides: number[] = [];
+  let stride = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    strides[d] = stride;
+    stride *= shape[d];
+  }
+  return strides;
+}
+
 function launch(op: string, entry: string, x: GPUBuffer, out: GPUBuffer, view: StridedView): void {
   if (view.shape.length > MAX_RANK)
     throw new Error(
       `${op}: tensors of rank up to ${MAX_RANK} are supported; got ${view.shape.length}.`,
     );
   const n = view.shape.reduce((a, b) => a * b, 1);
+  // The contiguous side's strides join the merge test, so merged dimensions keep its order.
+  const { shape, strides } = collapseDims(view.shape, [
+    view.strides,
+    contiguousStrides(view.shape),
+  ]);
   kernel.dispatch({
     op,
     entry,
     buffers: { x, out },
     uniforms: {
       n,
-      rank: view.shape.length,
+      rank: shape.length,
       offset: view.offset ?? 0,
-      shape: view.shape,
-      strides: view.strides,
+      shape,
+      strides: strides[0],
     },
-    workgroups: grid(Math.ceil(n / WORKGROUP)),
+    constants: RANK_CONSTANTS[shape.length],
+    workgroups: strideGrid(n, WORKGROUP),
   });
 }
 

@@ -1,6 +1,7 @@
 // Elementwise f(a, b) with NumPy broadcasting, and the select `where`. Each input
 // is read through its own strides, 0 on broadcast dimensions. BROADCAST = false is
-// the fast path for two contiguous inputs of the output's shape.
+// the fast path for two contiguous inputs of the output's shape. Each invocation
+// handles 4 consecutive elements per turn of a grid-stride loop.
 
 struct Params {
   n: u32,
@@ -19,6 +20,11 @@ struct Params {
 
 override OP: u32 = 0u;
 override BROADCAST: bool = true;
+// Rank of the collapsed broadcast layout, fixed per pipeline so the loop over dimensions unrolls.
+override RANK: u32 = 8u;
+// Whether a or b is contiguous with the output's shape, so that it needs no offsets.
+override A_DIRECT: bool = false;
+override B_DIRECT: bool = false;
 
 fn at(v: array<vec4<u32>, 2>, i: u32) -> u32 {
   return v[i / 4u][i % 4u];
@@ -65,40 +71,64 @@ struct Offsets { a: u32, b: u32, c: u32 }
 fn offsets(i: u32) -> Offsets {
   var rest = i;
   var o = Offsets(0u, 0u, 0u);
-  for (var d = i32(p.rank) - 1; d >= 0; d--) {
-    let size = at(p.shape, u32(d));
+  for (var k = 0u; k < RANK; k++) {
+    let d = RANK - 1u - k;
+    let size = p.shape[d / 4u][d % 4u];
     let coord = rest % size;
     rest = rest / size;
-    o.a += coord * at(p.a_strides, u32(d));
-    o.b += coord * at(p.b_strides, u32(d));
-    o.c += coord * at(p.c_strides, u32(d));
+    o.a += coord * p.a_strides[d / 4u][d % 4u];
+    o.b += coord * p.b_strides[d / 4u][d % 4u];
+    o.c += coord * p.c_strides[d / 4u][d % 4u];
   }
   return o;
 }
 
-fn flat(wid: vec3<u32>, lid: u32, groups: vec3<u32>) -> u32 {
-  return (wid.x + wid.y * groups.x) * 64u + lid;
+fn binary_at(i: u32) {
+  if (BROADCAST) {
+    let o = offsets(i);
+    // An operand laid out as the output reads element i directly.
+    out[i] = apply(a[select(o.a, i, A_DIRECT)], b[select(o.b, i, B_DIRECT)]);
+  } else {
+    out[i] = apply(a[i], b[i]);
+  }
+}
+
+// out = a where c != 0, else b: torch.where(condition = c, a, b).
+fn where_at(i: u32) {
+  let o = offsets(i);
+  out[i] = select(b[o.b], a[o.a], c[o.c] != 0.0);
 }
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
         @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flat(wid, lid, groups);
-  if (i >= p.n) { return; }
-  if (!BROADCAST) {
-    out[i] = apply(a[i], b[i]);
-    return;
+  let step = groups.x * groups.y * 64u;
+  for (var j = (wid.x + wid.y * groups.x) * 64u + lid; 4u * j < p.n; j += step) {
+    let i = 4u * j;
+    if (i + 3u < p.n) {
+      binary_at(i);
+      binary_at(i + 1u);
+      binary_at(i + 2u);
+      binary_at(i + 3u);
+    } else {
+      for (var k = i; k < p.n; k++) { binary_at(k); }
+    }
   }
-  let o = offsets(i);
-  out[i] = apply(a[o.a], b[o.b]);
 }
 
-// out = a where c != 0, else b: torch.where(condition = c, a, b).
 @compute @workgroup_size(64)
 fn where_select(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
                 @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flat(wid, lid, groups);
-  if (i >= p.n) { return; }
-  let o = offsets(i);
-  out[i] = select(b[o.b], a[o.a], c[o.c] != 0.0);
+  let step = groups.x * groups.y * 64u;
+  for (var j = (wid.x + wid.y * groups.x) * 64u + lid; 4u * j < p.n; j += step) {
+    let i = 4u * j;
+    if (i + 3u < p.n) {
+      where_at(i);
+      where_at(i + 1u);
+      where_at(i + 2u);
+      where_at(i + 3u);
+    } else {
+      for (var k = i; k < p.n; k++) { where_at(k); }
+    }
+  }
 }

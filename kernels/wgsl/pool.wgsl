@@ -80,15 +80,26 @@ fn last_window(h: u32, pad: u32, s: u32, count: u32) -> u32 {
   return min((h + pad) / s + 1u, count);
 }
 
-@compute @workgroup_size(64)
-fn pool_scatter(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
-                @builtin(num_workgroups) num: vec3<u32>) {
-  let i = invocation(wid, lid, num);
-  if (i >= p.total) { return; }
+fn scatter_at(i: u32) {
   let w = i % p.W;
   let h = (i / p.W) % p.H;
   let plane = i / (p.W * p.H) * p.OH * p.OW;
   let position = i32(h * p.W + w);
+
+  // Windows that tile the input without overlap or padding (kernel = stride, as
+  // in 2x2 max pooling with stride 2) hold each input in at most one window, so
+  // one read replaces the loops and their divisions.
+  if (p.KH == p.SH && p.KW == p.SW && p.PH == 0u && p.PW == 0u) {
+    let oh = h / p.SH;
+    let ow = w / p.SW;
+    var value = 0.0;
+    if (oh < p.OH && ow < p.OW) {
+      let o = plane + oh * p.OW + ow;
+      value = select(0.0, x[o], index[o] == position);
+    }
+    out[i] = bitcast<u32>(value);
+    return;
+  }
 
   var total = 0.0;
   for (var oh = first_window(h, p.PH, p.KH, p.SH); oh < last_window(h, p.PH, p.SH, p.OH); oh++) {
@@ -98,6 +109,25 @@ fn pool_scatter(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     }
   }
   out[i] = bitcast<u32>(total);
+}
+
+// Each invocation handles 4 consecutive input elements per turn of a grid-stride
+// loop, which on lavapipe costs far less per element than one element per invocation.
+@compute @workgroup_size(64)
+fn pool_scatter(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                @builtin(num_workgroups) num: vec3<u32>) {
+  let step = num.x * num.y * 64u;
+  for (var j = invocation(wid, lid, num); 4u * j < p.total; j += step) {
+    let i = 4u * j;
+    if (i + 3u < p.total) {
+      scatter_at(i);
+      scatter_at(i + 1u);
+      scatter_at(i + 2u);
+      scatter_at(i + 3u);
+    } else {
+      for (var k = i; k < p.total; k++) { scatter_at(k); }
+    }
+  }
 }
 
 // 1 / (number of elements averaged by window (oh, ow)).

@@ -28,28 +28,32 @@ override INNER_CONTIGUOUS: bool = false;
 
 const GROUP: u32 = 64u;
 
-fn at(v: array<vec4<u32>, 2>, i: u32) -> u32 {
-  return v[i / 4u][i % 4u];
-}
+// Ranks of the collapsed kept and reduced dimensions, fixed per pipeline so the
+// loops over dimensions unroll.
+override OUTER_RANK: u32 = 8u;
+override INNER_RANK: u32 = 8u;
 
 fn outer_offset(o: u32) -> u32 {
   var rest = o;
   var offset = 0u;
-  for (var d = i32(p.outer_rank) - 1; d >= 0; d--) {
-    let size = at(p.outer_shape, u32(d));
-    offset += (rest % size) * at(p.outer_strides, u32(d));
+  for (var k = 0u; k < OUTER_RANK; k++) {
+    let d = OUTER_RANK - 1u - k;
+    let size = p.outer_shape[d / 4u][d % 4u];
+    offset += (rest % size) * p.outer_strides[d / 4u][d % 4u];
     rest = rest / size;
   }
   return offset;
 }
 
-fn inner_offset(r: u32) -> u32 {
-  if (INNER_CONTIGUOUS) { return r; }
-  var rest = r;
+// Returns the offset of the first element of reduced row `row`, a row being the
+// innermost reduced dimension.
+fn inner_row_offset(row: u32) -> u32 {
+  var rest = row;
   var offset = 0u;
-  for (var d = i32(p.inner_rank) - 1; d >= 0; d--) {
-    let size = at(p.inner_shape, u32(d));
-    offset += (rest % size) * at(p.inner_strides, u32(d));
+  for (var k = 1u; k < INNER_RANK; k++) {
+    let d = INNER_RANK - 1u - k;
+    let size = p.inner_shape[d / 4u][d % 4u];
+    offset += (rest % size) * p.inner_strides[d / 4u][d % 4u];
     rest = rest / size;
   }
   return offset;
@@ -105,8 +109,27 @@ fn reduce_strided(base: u32, first: u32, step: u32) -> Partial {
   var acc = Partial(0.0, 0u, false);
   var block_sum = 0.0;
   var block_count = 0u;
+  // Element r of the reduction is column r % row_length of row r / row_length.
+  // The loop steps the column and recomputes the row offset only when it
+  // passes the row's end, so most elements cost no division.
+  var row_length = p.inner_size;
+  var column_stride = 1u;
+  if (!INNER_CONTIGUOUS && INNER_RANK > 0u) {
+    let last = max(INNER_RANK, 1u) - 1u;
+    row_length = p.inner_shape[last / 4u][last % 4u];
+    column_stride = p.inner_strides[last / 4u][last % 4u];
+  }
+  var row = first / row_length;
+  var column = first % row_length;
+  var row_base = base + inner_row_offset(row);
   for (var r = first; r < p.inner_size; r += step) {
-    let v = x[base + inner_offset(r)];
+    let v = x[row_base + column * column_stride];
+    column += step;
+    if (column >= row_length) {
+      row += column / row_length;
+      column = column % row_length;
+      row_base = base + inner_row_offset(row);
+    }
     if (OP == 0u) {
       block_sum += v;
       block_count += 1u;

@@ -101,6 +101,9 @@ const cases: PoolCase[] = [
     padding: [1, 0],
   },
   { name: 'many workgroups', x: [8, 16, 28, 28], kernelSize: 2 },
+  { name: '3x3 stride 3, windows tiling', x: [2, 3, 10, 11], kernelSize: 3, stride: 3 },
+  // 663,552 inputs: the adjoint's grid-stride loop makes more than one pass.
+  { name: 'several grid-stride passes', x: [16, 32, 36, 36], kernelSize: 2 },
 ];
 
 function upload(data: Float64Array, shape: number[], requiresGrad = false): mg.Tensor {
