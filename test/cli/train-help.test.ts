@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 
-// Two sources declare --image-size (the image sets and the MANN spec); commander
-// refuses the second, and then no train command can start.
+// Two sources declare --image-size (the image sets and the MANN spec). Commander
+// rejects the second, so no train command can start.
 const cli = join(process.cwd(), 'dist', 'cli.js');
 
 beforeAll(() => {
