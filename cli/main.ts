@@ -27,6 +27,7 @@ import { evaluateLakeRuns } from './lake';
 import { runStart } from './start';
 import { runCompare } from './compare';
 import { parseRunConfig } from './run-config';
+import { describeEvalShape, evalConfig, type EvalShapeFlags } from './eval-shape';
 import { registerTransfer } from './transfer/index';
 import { IMAGE_SET_INFO, IMAGE_SETS, checkImageSetDir, isImageSet } from './image-sets';
 import type { SharedDefaults } from './algorithms/index';
@@ -445,13 +446,25 @@ export function program(): Command {
       '--data-dir <dir>',
       'the data folder (Omniglot or the image set), when it has moved since training',
     )
+    .option(
+      '--ways <n>',
+      "classes per test episode (default: the run's); another value only for metric-based learners",
+    )
+    .option('--shots <k>', "support examples per class of each test episode (default: the run's)")
+    .option('--queries <q>', "query examples per class of each test episode (default: the run's)")
     .action(
-      async (runDir: string, flags: { episodes: string; lake?: string; dataDir?: string }) => {
+      async (
+        runDir: string,
+        flags: { episodes: string; lake?: string; dataDir?: string } & EvalShapeFlags,
+      ) => {
         checkPathOptions(flags, ['--data-dir', '--lake']);
         const episodes = parseNumber('--episodes', flags.episodes, 'integer', 1);
-        const config = await readConfig(runDir);
+        const trained = await readConfig(runDir);
+        const config = evalConfig(trained, flags);
         config.out = resolve(runDir);
         if (flags.dataDir !== undefined) config.dataDir = resolve(flags.dataDir);
+        const shapeLine = describeEvalShape(trained, config);
+        if (shapeLine) console.log(shapeLine);
         await mg.init();
         const source = await makeSource(config, (line) => console.log(line));
         const { learner } = learnerFor(config, source);
