@@ -19,7 +19,9 @@ export type EvalShapeFlags = {
  */
 export function evalConfig(config: TrainConfig, flags: EvalShapeFlags): TrainConfig {
   const spec = algorithmSpec(config.algorithm);
-  const givenKeys = (['ways', 'shots', 'queries'] as const).filter((key) => flags[key] !== undefined);
+  const givenKeys = (['ways', 'shots', 'queries'] as const).filter(
+    (key) => flags[key] !== undefined,
+  );
   for (const key of givenKeys) {
     const flag = `--${key}`;
     if (spec.unusedFlags?.includes(flag))
