@@ -164,9 +164,9 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
     throw new UsageError(
       `--split applies to --dataset omniglot; ${dataset} uses its standard few-shot class split, so leave it out.`,
     );
-  if (!isImageSet(dataset) && flags.imageSize !== undefined)
+  if (!isImageSet(dataset) && flags.imageSize !== undefined && !spec.resizesOmniglot)
     throw new UsageError(
-      `--image-size applies to --dataset ${IMAGE_SETS.join(', ')}, not ${dataset}; leave it out.`,
+      `--image-size applies to --dataset ${IMAGE_SETS.join(', ')}, and to mann on omniglot, not to ${algorithm} on ${dataset}; leave it out.`,
     );
   const config: TrainConfig = {
     algorithm,
@@ -205,6 +205,8 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
       IMAGE_SET_INFO[dataset].defaultSize,
       16,
     );
+  else if (flags.imageSize !== undefined)
+    config.imageSize = int('--image-size', flags.imageSize, 28, 1);
   config.logInterval = Math.min(config.logInterval, config.iterations);
   config.evalInterval = Math.min(config.evalInterval, config.iterations);
   config.out = resolve(
@@ -346,7 +348,7 @@ export function program(): Command {
     )
     .option(
       '--image-size <n>',
-      'side of the square images of cifar100 (default 32), cub and miniimagenet (default 84)',
+      'side of the square images of cifar100 (default 32), cub and miniimagenet (default 84); for mann on omniglot a divisor of 28 (default 28)',
     )
     .option(
       '--split <name>',
