@@ -27,6 +27,7 @@ import { evaluateLakeRuns } from './lake';
 import { runStart } from './start';
 import { runCompare } from './compare';
 import { parseRunConfig } from './run-config';
+import { describeEvalShape, evalConfig, type EvalShapeFlags } from './eval-shape';
 import { registerTransfer } from './transfer/index';
 import { IMAGE_SET_INFO, IMAGE_SETS, checkImageSetDir, isImageSet } from './image-sets';
 import type { SharedDefaults } from './algorithms/index';
@@ -163,9 +164,9 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
     throw new UsageError(
       `--split applies to --dataset omniglot; ${dataset} uses its standard few-shot class split, so leave it out.`,
     );
-  if (!isImageSet(dataset) && flags.imageSize !== undefined)
+  if (!isImageSet(dataset) && flags.imageSize !== undefined && !spec.resizesOmniglot)
     throw new UsageError(
-      `--image-size applies to --dataset ${IMAGE_SETS.join(', ')}, not ${dataset}; leave it out.`,
+      `--image-size applies to --dataset ${IMAGE_SETS.join(', ')}, and to mann on omniglot, not to ${algorithm} on ${dataset}; leave it out.`,
     );
   const config: TrainConfig = {
     algorithm,
@@ -204,6 +205,8 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
       IMAGE_SET_INFO[dataset].defaultSize,
       16,
     );
+  else if (flags.imageSize !== undefined)
+    config.imageSize = int('--image-size', flags.imageSize, 28, 1);
   config.logInterval = Math.min(config.logInterval, config.iterations);
   config.evalInterval = Math.min(config.evalInterval, config.iterations);
   config.out = resolve(
@@ -345,7 +348,7 @@ export function program(): Command {
     )
     .option(
       '--image-size <n>',
-      'side of the square images of cifar100 (default 32), cub and miniimagenet (default 84)',
+      'side of the square images of cifar100 (default 32), cub and miniimagenet (default 84); for mann on omniglot a divisor of 28 (default 28)',
     )
     .option(
       '--split <name>',
@@ -445,13 +448,25 @@ export function program(): Command {
       '--data-dir <dir>',
       'the data folder (Omniglot or the image set), when it has moved since training',
     )
+    .option(
+      '--ways <n>',
+      "classes per test episode (default: the run's); another value only for metric-based learners",
+    )
+    .option('--shots <k>', "support examples per class of each test episode (default: the run's)")
+    .option('--queries <q>', "query examples per class of each test episode (default: the run's)")
     .action(
-      async (runDir: string, flags: { episodes: string; lake?: string; dataDir?: string }) => {
+      async (
+        runDir: string,
+        flags: { episodes: string; lake?: string; dataDir?: string } & EvalShapeFlags,
+      ) => {
         checkPathOptions(flags, ['--data-dir', '--lake']);
         const episodes = parseNumber('--episodes', flags.episodes, 'integer', 1);
-        const config = await readConfig(runDir);
+        const trained = await readConfig(runDir);
+        const config = evalConfig(trained, flags);
         config.out = resolve(runDir);
         if (flags.dataDir !== undefined) config.dataDir = resolve(flags.dataDir);
+        const shapeLine = describeEvalShape(trained, config);
+        if (shapeLine) console.log(shapeLine);
         await mg.init();
         const source = await makeSource(config, (line) => console.log(line));
         const { learner } = learnerFor(config, source);

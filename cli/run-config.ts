@@ -58,12 +58,14 @@ export function parseRunConfig(path: string, text: string): TrainConfig {
   if (typeof config.dataset !== 'string' || !datasets.includes(config.dataset)) {
     throw invalid('dataset', `one of ${datasets.join(', ')}`);
   }
+  // Omniglot sequences (the MANN) may shrink images below the 16 pixels that a conv net needs.
   const imageSize = config.imageSize;
+  const smallest = config.dataset === 'omniglot' ? 1 : 16;
   if (
     imageSize !== undefined &&
-    (typeof imageSize !== 'number' || !Number.isSafeInteger(imageSize) || imageSize < 16)
+    (typeof imageSize !== 'number' || !Number.isSafeInteger(imageSize) || imageSize < smallest)
   ) {
-    throw invalid('imageSize', 'an integer of at least 16');
+    throw invalid('imageSize', `an integer of at least ${smallest}`);
   }
   if (config.split !== 'vinyals' && config.split !== 'lake') {
     throw invalid('split', 'vinyals or lake');

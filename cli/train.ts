@@ -458,6 +458,7 @@ export async function writeResult(
     dataset: config.dataset,
     ways: source.kind === 'classification' ? config.ways : undefined,
     shots: config.shots,
+    queries: config.queries,
     metric,
     [`test_${metric}`]: test.mean,
     [`test_${metric}_ci95`]: test.ci95,

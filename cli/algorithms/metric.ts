@@ -101,6 +101,8 @@ export const metricAlgorithms: AlgorithmSpec[] = METRIC_ALGORITHMS.map((name) =>
   summary: SUMMARIES[name],
   datasets: ['omniglot', ...IMAGE_SETS],
   options: OPTIONS[name],
+  // Each learner reads the ways from the episode's support labels.
+  anyWays: true,
   defaults: () => metricDefaults(name),
   build(config, source) {
     const margin = config.options?.margin;

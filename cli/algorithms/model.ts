@@ -12,6 +12,7 @@ export const modelAlgorithms: AlgorithmSpec[] = [
   {
     name: 'mann',
     family: 'model',
+    resizesOmniglot: true,
     summary: 'memory-augmented neural network: LSTM with LRU-access memory (Santoro et al. 2016)',
     datasets: ['omniglot'],
     options: [
@@ -73,14 +74,6 @@ export const modelAlgorithms: AlgorithmSpec[] = [
         default: 10,
       },
       {
-        flag: '--image-size <n>',
-        key: 'imageSize',
-        description: 'side of the images, a divisor of 28 (each pixel averages a block)',
-        type: 'integer',
-        min: 1,
-        default: 28,
-      },
-      {
         flag: '--instances <n>',
         key: 'instances',
         description: 'images of each class in one episode sequence',
@@ -107,7 +100,7 @@ export const modelAlgorithms: AlgorithmSpec[] = [
         split: config.split,
         ways: config.ways,
         instances: Number(config.options?.instances ?? 10),
-        imageSize: Number(config.options?.imageSize ?? 28),
+        imageSize: config.imageSize ?? 28,
         onProgress,
       }),
     build(config, source) {

@@ -39,6 +39,10 @@ export interface AlgorithmSpec {
   readonly options?: readonly AlgorithmOption[];
   /** Shared `metagrad train` flags this algorithm does not read, such as '--inner-lr'; the command rejects them when given. */
   readonly unusedFlags?: readonly string[];
+  /** True when the learner does not depend on the number of classes (it compares queries with the support set), so `metagrad eval --ways` may differ from the training ways. */
+  readonly anyWays?: boolean;
+  /** True when the learner reads `--image-size` on Omniglot too, as a divisor of the 28-pixel side. */
+  readonly resizesOmniglot?: boolean;
   /** Where the papers' settings for this algorithm differ from the dataset defaults. */
   defaults?(dataset: DatasetName, ways: number): SharedDefaults;
   build(config: TrainConfig, source: TaskSource): MetaLearner;

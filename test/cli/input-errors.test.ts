@@ -150,6 +150,20 @@ describe('metagrad rejects bad input', () => {
       /--image-size 20 does not divide the loaded image side 28; use a divisor of 28/,
     ],
     [
+      'image size for maml on omniglot',
+      () => [
+        'train',
+        'maml',
+        '--dataset',
+        'omniglot',
+        '--data-dir',
+        OMNIGLOT_DIR,
+        '--image-size',
+        '14',
+      ],
+      /--image-size applies to --dataset cifar100, cub, miniimagenet, and to mann on omniglot, not to maml on omniglot; leave it out\./,
+    ],
+    [
       'null config',
       () => ['eval', join(work, 'null-config')],
       /config\.json is invalid: it contains null instead of an object of settings\. The run folder is damaged/,

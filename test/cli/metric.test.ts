@@ -102,6 +102,79 @@ describe('metagrad train protonet', () => {
   });
 });
 
+describe('metagrad eval episode shape', () => {
+  const tiny = [
+    '--dataset',
+    'omniglot',
+    '--data-dir',
+    OMNIGLOT_DIR,
+    '--split',
+    'lake',
+    '--queries',
+    '2',
+    '--hidden',
+    '8',
+    '--iterations',
+    '2',
+    '--val-episodes',
+    '1',
+    '--test-episodes',
+    '1',
+    '--no-progress',
+  ];
+
+  it('scores a 5-way protonet on 10-way episodes', async () => {
+    const out = join(work, 'protonet-shape');
+    const trained = run(['train', 'protonet', ...tiny, '--out', out]);
+    expect(trained.status, trained.stderr).toBe(0);
+
+    const evaluated = run([
+      'eval',
+      out,
+      '--episodes',
+      '3',
+      '--ways',
+      '10',
+      '--shots',
+      '2',
+      '--queries',
+      '3',
+    ]);
+    expect(evaluated.status, evaluated.stderr).toBe(0);
+    expect(evaluated.stdout).toContain(
+      'Test episodes: 10-way 2-shot with 3 queries per class (the run trained on 5-way 1-shot with 2 queries per class).',
+    );
+    expect(evaluated.stdout).toMatch(/Test accuracy over 3 episodes \(10-way 2-shot\)/);
+    const result = JSON.parse(await readFile(join(out, 'result.json'), 'utf8'));
+    expect(result.ways).toBe(10);
+    expect(result.shots).toBe(2);
+    expect(result.queries).toBe(3);
+    expect(result.test_episodes).toBe(3);
+    // The run keeps its own settings, so a later plain eval scores 5-way episodes again.
+    const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8'));
+    expect(config.ways).toBe(5);
+    expect(config.shots).toBe(1);
+  });
+
+  it('rejects other ways for MAML', async () => {
+    const out = join(work, 'maml-shape');
+    const trained = run(['train', 'maml', ...tiny, '--meta-batch', '1', '--out', out]);
+    expect(trained.status, trained.stderr).toBe(0);
+    const before = await readFile(join(out, 'result.json'), 'utf8');
+
+    const rejected = run(['eval', out, '--ways', '20']);
+    expect(rejected.status).toBe(2);
+    const lines = rejected.stderr
+      .trim()
+      .split('\n')
+      .filter((line) => !line.startsWith('Warning:'));
+    expect(lines).toEqual([
+      'error: --ways 20 does not fit this maml run, whose output layer has the 5 classes it was trained on; use --ways 5 or train a 20-way run.',
+    ]);
+    expect(await readFile(join(out, 'result.json'), 'utf8')).toBe(before);
+  });
+});
+
 describe('metric CLI input errors', () => {
   const omniglot = ['--dataset', 'omniglot', '--data-dir', OMNIGLOT_DIR];
   const cases: [string, string[], RegExp][] = [

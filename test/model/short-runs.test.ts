@@ -63,6 +63,7 @@ describe('short model-based runs', () => {
       metaBatch: 128,
       iterations: 300,
       testEpisodes: 100,
+      imageSize: 14,
       options: {
         memory: 'external',
         memorySlots: 16,
@@ -70,7 +71,6 @@ describe('short model-based runs', () => {
         readHeads: 1,
         controllerSize: 32,
         instances: 5,
-        imageSize: 14,
         keyStrength: 'learned',
         clipNorm: 10,
       },
