@@ -125,6 +125,9 @@ function resolveDataDir(flag: string | undefined): string {
   return resolve(flag ?? defaultDataDir());
 }
 
+/** Largest --image-size accepted for the image sets. */
+const MAX_IMAGE_SIZE = 256;
+
 function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
   const spec = algorithmSpec(algorithmName);
   const algorithm = spec.name;
@@ -198,14 +201,20 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
     options: parseAlgorithmOptions(algorithm, flags),
   };
   // Four 2x2 poolings, and the relation module's two more on 1/4-size maps, need 16 pixels.
-  if (isImageSet(dataset))
+  if (isImageSet(dataset)) {
     config.imageSize = int(
       '--image-size',
       flags.imageSize,
       IMAGE_SET_INFO[dataset].defaultSize,
       16,
     );
-  else if (flags.imageSize !== undefined)
+    // Every image of the set is kept in memory as bytes at this size: mini-ImageNet's
+    // 60,000 images take 1.3 GB at 84x84, and memory grows with the square of the side.
+    if (config.imageSize > MAX_IMAGE_SIZE)
+      throw new UsageError(
+        `--image-size ${config.imageSize} is too large; use at most ${MAX_IMAGE_SIZE} (the papers use 32 for CIFAR-100 and 84 for CUB and mini-ImageNet).`,
+      );
+  } else if (flags.imageSize !== undefined)
     config.imageSize = int('--image-size', flags.imageSize, 28, 1);
   config.logInterval = Math.min(config.logInterval, config.iterations);
   config.evalInterval = Math.min(config.evalInterval, config.iterations);

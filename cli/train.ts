@@ -210,12 +210,45 @@ export async function loadCheckpoint(
   }
   const statePath = join(dir, `${prefix}.state.json`);
   return readDamageable(async () => {
+    let state: unknown;
     try {
-      return JSON.parse(await readFile(statePath, 'utf8')) as RunState;
+      state = JSON.parse(await readFile(statePath, 'utf8'));
     } catch (error) {
       throw new Error(`${statePath} is not valid JSON (${(error as Error).message})`);
     }
+    const problem = runStateProblem(state);
+    if (problem) throw new Error(`${statePath} is invalid: ${problem}`);
+    return state as RunState;
   });
+}
+
+/** Returns what is wrong with a parsed RunState file, or null when its fields have their types. */
+export function runStateProblem(state: unknown): string | null {
+  if (typeof state !== 'object' || state === null || Array.isArray(state))
+    return 'it does not contain an object';
+  const value = state as Record<string, unknown>;
+  const isCount = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+  if (!isCount(value.iteration)) return '"iteration" is not a non-negative integer';
+  if (typeof value.rng !== 'number') return '"rng" is not a number';
+  const engine = value.engineRng as Record<string, unknown> | null | undefined;
+  if (
+    typeof engine !== 'object' ||
+    engine === null ||
+    !isCount(engine.seed) ||
+    !isCount(engine.counter)
+  )
+    return '"engineRng" is not an object with integer "seed" and "counter"';
+  const best = value.best as Record<string, unknown> | null | undefined;
+  // JSON writes a NaN score (a diverged model) as null.
+  if (
+    best !== null &&
+    (typeof best !== 'object' ||
+      !isCount(best.iteration) ||
+      (best.score !== null && typeof best.score !== 'number'))
+  )
+    return '"best" is neither null nor an object with "iteration" and "score"';
+  if (value.window !== undefined && !Array.isArray(value.window)) return '"window" is not a list';
+  return null;
 }
 
 /**
@@ -317,6 +350,10 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
   }
   if (options.resume && !fresh) {
     state = await loadCheckpoint(out, 'last', learner, true, config.algorithm);
+    if (state.iteration > config.iterations)
+      throw new UsageError(
+        `${join(out, 'last.state.json')} is invalid: iteration ${state.iteration} is past the run's ${config.iterations} iterations; the run folder is damaged, so restore the file or train a new run with another --out.`,
+      );
     // A run that stopped after its last iteration but before result.json resumes into
     // the test evaluation; one with result.json has nothing left to do.
     if (state.iteration >= config.iterations && existsSync(join(out, 'result.json'))) {
@@ -352,12 +389,14 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
     options.stopAfter === undefined
       ? config.iterations
       : Math.min(config.iterations, state.iteration + options.stopAfter);
-  // Ctrl-C finishes the iteration in progress and saves a resumable checkpoint.
+  // Ctrl-C finishes the iteration in progress and saves a resumable checkpoint. The
+  // handler stays until that checkpoint is written, so a second Ctrl-C cannot cut the write.
   let interrupted = false;
   const onInterrupt = () => {
+    if (interrupted) log('Saving the checkpoint before stopping; wait a moment.');
     interrupted = true;
   };
-  process.once('SIGINT', onInterrupt);
+  process.on('SIGINT', onInterrupt);
   while (state.iteration < stopAt && !interrupted) {
     const tasks = source.sampleTrain(rng, config.metaBatch);
     const step = await learner.trainStep(tasks, state.iteration);
@@ -411,7 +450,6 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
       bar?.update(state.iteration);
     }
   }
-  process.off('SIGINT', onInterrupt);
   bar?.stop();
   // A run stopped between metrics rows saves where it is, with the iterations of the
   // unfinished row, so the resume repeats nothing and its first row averages them all.
@@ -427,8 +465,11 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
     log(
       `${interrupted ? 'Interrupted' : 'Stopped'} at iteration ${state.iteration} of ${config.iterations}, with a checkpoint; continue with \`${resume}\``,
     );
+    process.off('SIGINT', onInterrupt);
     return interrupted ? 'interrupted' : 'stopped';
   }
+  // From here on Ctrl-C stops the test evaluation at once; the checkpoints are written.
+  process.off('SIGINT', onInterrupt);
 
   await loadCheckpoint(out, 'model', learner, false, config.algorithm);
   const test = await evaluateTasks(learner, source, 'test', config.testEpisodes, config.seed);

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,7 +150,9 @@ describe('metagrad run folders', () => {
       const timer = setInterval(() => {
         if (existsSync(join(out, 'last.state.json'))) {
           clearInterval(timer);
+          // A second Ctrl-C while the checkpoint is written must not cut the write.
           child.kill('SIGINT');
+          setTimeout(() => child.kill('SIGINT'), 50);
         }
       }, 100);
       child.on('exit', (exitCode) => {
@@ -167,6 +169,7 @@ describe('metagrad run folders', () => {
       iteration: number;
     };
     expect(state.iteration).toBe(stoppedAt);
+    expect(readdirSync(out).filter((name) => name.includes('.tmp-'))).toEqual([]);
 
     const again = run(args);
     expect(again.status).toBe(2);

@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as mg from '../../index';
-import { train, type TrainConfig } from '../../cli/train';
+import { runStateProblem, train, type TrainConfig } from '../../cli/train';
 
 // Runs of the training loop in this process, on sinusoids so that they take seconds.
 function sineConfig(out: string, changes: Partial<TrainConfig> = {}): TrainConfig {
@@ -81,5 +81,37 @@ describe('train', () => {
     };
     expect(result.test_mse).toBeNull();
     expect(lines.join('\n')).toMatch(/model diverged.*smaller --meta-lr \(this run used 1e\+30\)/);
+  });
+
+  it('rejects a state past the last iteration', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'mg-past-'));
+    const config = sineConfig(out);
+    await train(config, { resume: false, progress: false, log: quiet, stopAfter: 2 });
+    const statePath = join(out, 'last.state.json');
+    const state = JSON.parse(readFileSync(statePath, 'utf8')) as { iteration: number };
+    writeFileSync(statePath, JSON.stringify({ ...state, iteration: 99 }));
+
+    await expect(train(config, { resume: true, progress: false, log: quiet })).rejects.toThrow(
+      /last\.state\.json is invalid: iteration 99 is past the run's 8 iterations/,
+    );
+  });
+});
+
+describe('runStateProblem', () => {
+  const valid = { iteration: 3, rng: 7, engineRng: { seed: 0, counter: 12 }, best: null };
+
+  it('accepts a saved state', () => {
+    expect(runStateProblem(valid)).toBeNull();
+    expect(runStateProblem({ ...valid, best: { iteration: 2, score: null } })).toBeNull();
+  });
+
+  it.each([
+    ['null', null, /does not contain an object/],
+    ['an empty object', {}, /"iteration" is not a non-negative integer/],
+    ['a text iteration', { ...valid, iteration: 'two' }, /"iteration"/],
+    ['a missing engine RNG', { ...valid, engineRng: undefined }, /"engineRng"/],
+    ['a best without score', { ...valid, best: { iteration: 1 } }, /"best"/],
+  ])('rejects %s', (_name, state, message) => {
+    expect(runStateProblem(state)).toMatch(message);
   });
 });
