@@ -125,6 +125,19 @@ function resolveDataDir(flag: string | undefined): string {
   return resolve(flag ?? defaultDataDir());
 }
 
+/** Most episodes one evaluation accepts: the papers report 600 to 10,000. */
+const MAX_EPISODES = 100_000;
+
+/** Parses an episode count, which must lie in 1..MAX_EPISODES. */
+function episodeCount(option: string, value: string): number {
+  const count = parseNumber(option, value, 'integer', 1);
+  if (count > MAX_EPISODES)
+    throw new UsageError(
+      `${option} ${value} is too large; use at most ${MAX_EPISODES} (the papers report 600 to 10,000 episodes).`,
+    );
+  return count;
+}
+
 /** Largest --image-size accepted for the image sets. */
 const MAX_IMAGE_SIZE = 256;
 
@@ -195,8 +208,14 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
     hidden: int('--hidden', flags.hidden, base.hidden),
     logInterval: int('--log-interval', flags.logInterval, base.logInterval),
     evalInterval: int('--eval-interval', flags.evalInterval, base.evalInterval),
-    valEpisodes: int('--val-episodes', flags.valEpisodes, base.valEpisodes),
-    testEpisodes: int('--test-episodes', flags.testEpisodes, base.testEpisodes),
+    valEpisodes:
+      flags.valEpisodes === undefined
+        ? base.valEpisodes
+        : episodeCount('--val-episodes', flags.valEpisodes),
+    testEpisodes:
+      flags.testEpisodes === undefined
+        ? base.testEpisodes
+        : episodeCount('--test-episodes', flags.testEpisodes),
     out: '',
     options: parseAlgorithmOptions(algorithm, flags),
   };
@@ -469,7 +488,7 @@ export function program(): Command {
         flags: { episodes: string; lake?: string; dataDir?: string } & EvalShapeFlags,
       ) => {
         checkPathOptions(flags, ['--data-dir', '--lake']);
-        const episodes = parseNumber('--episodes', flags.episodes, 'integer', 1);
+        const episodes = episodeCount('--episodes', flags.episodes);
         const trained = await readConfig(runDir);
         const config = evalConfig(trained, flags);
         config.out = resolve(runDir);

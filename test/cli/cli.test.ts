@@ -212,6 +212,16 @@ describe('metagrad input errors', () => {
       /--iterations "ten" is not an integer/,
     ],
     [
+      'too many test episodes',
+      ['train', 'maml', '--dataset', 'sine', '--test-episodes', '1e9'],
+      /--test-episodes 1e9 is too large; use at most 100000/,
+    ],
+    [
+      'too many eval episodes',
+      ['eval', '/nonexistent/run', '--episodes', '1e9'],
+      /--episodes 1e9 is too large; use at most 100000/,
+    ],
+    [
       'missing data folder',
       ['train', 'maml', '--dataset', 'omniglot', '--data-dir', '/nonexistent/omniglot'],
       /--data-dir \/nonexistent\/omniglot does not exist/,
