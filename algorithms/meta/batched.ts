@@ -150,19 +150,20 @@ function batchNormStep(
     const mean = mg.mean(x, axes, true);
     const centered = mg.sub(x, mean);
     const variance = mg.mean(mg.mul(centered, centered), axes, true);
-    let y = mg.mul(centered, mg.powScalar(mg.addScalar(variance, layer.eps), -0.5));
+    // y = (x - mean) * (rstd * weight) + bias: the weight joins the per-channel
+    // scale first, which saves one pass over the activations forward and backward.
+    const scale = mg.powScalar(mg.addScalar(variance, layer.eps), -0.5);
     const record = hook();
     if (record && layer.trackRunningStats) {
       // The mean over tasks of each task's statistics.
       const perTask = (t: Tensor) => mg.mean(mg.reshape(t.detach(), [T, C]), [0]);
       record(prefix.slice(0, -1), step, perTask(mean), perTask(variance), count);
     }
-    if (layer.affine) {
-      const weight = mg.reshape(lookup(params, `${prefix}weight`, step), statShape);
-      const bias = mg.reshape(lookup(params, `${prefix}bias`, step), statShape);
-      y = mg.add(mg.mul(y, weight), bias);
-    }
-    return { x: y, layout: layer instanceof BatchNorm2d ? 'grouped' : 'rows', tasks: T };
+    const layout = layer instanceof BatchNorm2d ? 'grouped' : 'rows';
+    if (!layer.affine) return { x: mg.mul(centered, scale), layout, tasks: T };
+    const weight = mg.reshape(lookup(params, `${prefix}weight`, step), statShape);
+    const bias = mg.reshape(lookup(params, `${prefix}bias`, step), statShape);
+    return { x: mg.add(mg.mul(centered, mg.mul(scale, weight)), bias), layout, tasks: T };
   };
 }
 
