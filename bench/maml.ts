@@ -321,12 +321,12 @@ const lines = [
   '',
   `## ${date}: MAML meta-step speed`,
   '',
-  `- Command: \`npm run bench:maml -- ${args.join(' ')}\` (median of ${TIMED} timed meta-steps after one warm-up step; 20 for sinusoids${quick ? ', 5 with --quick' : ''}; one for 5 inner steps; 3 inner steps measured for memory only)`,
+  `- Command: \`npm run bench:maml${args.length > 0 ? ` -- ${args.join(' ')}` : ''}\` (median of ${TIMED} timed meta-steps after one warm-up step; 20 for sinusoids${quick ? ', 5 with --quick' : ''}; one for 5 inner steps; 3 inner steps measured for memory only)`,
   `- Adapter: ${mg.adapterDescription()}; PyTorch ${torch?.version ?? 'not run'} on the CPU with ${torch?.threads ?? '-'} threads`,
   `- Machine: ${cpus.length} x ${cpus[0]?.model ?? 'CPU'}, ${os.platform()} ${os.release()}; load average at the end ${os
     .loadavg()
     .map((v) => v.toFixed(2))
-    .join(', ')} (the machine is shared with other jobs)`,
+    .join(', ')} (the benchmark's own threads count in it; other jobs on the machine add to it)`,
   '',
   '| Second-order meta-step | metagrad | PyTorch CPU | peak GPU memory |',
   '| --- | --- | --- | --- |',
