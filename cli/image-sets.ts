@@ -4,7 +4,7 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { SingleBar, Presets } from 'cli-progress';
+import { decodeProgress } from './decode-progress';
 import {
   ImageSetError,
   loadCifar100,
@@ -87,19 +87,10 @@ export async function imageSetSource(
   const info = IMAGE_SET_INFO[dataset];
   checkImageSetDir(dataset, config.dataDir);
   const size = config.imageSize ?? info.defaultSize;
-  let bar: SingleBar | null = null;
-  const onProgress: DecodeProgress = (done, total) => {
-    if (!bar) {
-      log(`Decoding ${total} ${info.title} images at ${size}x${size} (cached for later runs)`);
-      bar = new SingleBar(
-        { format: '  decoding [{bar}] {value}/{total} images', hideCursor: true },
-        Presets.shades_classic,
-      );
-      bar.start(total, 0);
-    }
-    bar.update(done);
-    if (done === total) bar.stop();
-  };
+  const onProgress: DecodeProgress = decodeProgress(
+    log,
+    (total) => `Decoding ${total} ${info.title} images at ${size}x${size} (cached for later runs)`,
+  );
   // Decoded images are cached beside the Omniglot cache, for the next run and for eval.
   const cacheDir = join(defaultDataDir(), 'cache');
   let splits;

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
+import { decodeProgress } from './decode-progress';
 import * as mg from '../engine/index';
 import {
   loadSafetensors,
@@ -96,19 +97,7 @@ export async function makeSource(
   if (config.dataset === 'sine')
     return sineSource({ shots: config.shots, queries: config.queries });
   if (isImageSet(config.dataset)) return imageSetSource(config, log);
-  let bar: SingleBar | null = null;
-  const onProgress = (done: number, total: number) => {
-    if (!bar) {
-      log('Decoding Omniglot (cached for later runs)');
-      bar = new SingleBar(
-        { format: '  decoding [{bar}] {value}/{total} images', hideCursor: true },
-        Presets.shades_classic,
-      );
-      bar.start(total, 0);
-    }
-    bar.update(done);
-    if (done === total) bar.stop();
-  };
+  const onProgress = decodeProgress(log, () => 'Decoding Omniglot (cached for later runs)');
   const custom = algorithmSpec(config.algorithm).source;
   if (custom) return custom(config, onProgress);
   const source = await omniglotSource({
