@@ -22,7 +22,6 @@ export const UNARY = {
   mul_scalar: 9,
   add_scalar: 10,
   sign: 11,
-  relu_mask: 12,
   leaky_relu_slope: 13,
   copy: 14,
 } as const;
@@ -42,6 +41,7 @@ export const BINARY = {
   lt: 9,
   ge: 10,
   le: 11,
+  relu_backward: 12,
 } as const;
 export type BinaryCode = keyof typeof BINARY;
 

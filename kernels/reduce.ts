@@ -7,7 +7,15 @@ const kernel = new Kernel('reduce', source);
 const WORKGROUP = 64;
 const MAX_RANK = 8;
 
-export const REDUCE = { sum: 0, max: 1, min: 2, argmax: 3, argmin: 4 } as const;
+export const REDUCE = {
+  sum: 0,
+  max: 1,
+  min: 2,
+  argmax: 3,
+  argmin: 4,
+  sum_product: 5,
+  sum_sq_dev: 6,
+} as const;
 export type ReduceCode = keyof typeof REDUCE;
 
 // Constants objects by op, contiguity and ranks, reused by every launch so the
@@ -37,6 +45,11 @@ function constantsFor(
 export interface ReduceArgs {
   fn: ReduceCode;
   x: GPUBuffer;
+  /**
+   * Second input: for sum_product laid out as x, for sum_sq_dev one value per
+   * output element (the point the deviations are taken from).
+   */
+  y?: GPUBuffer;
   /** f32 output for sum, max and min; i32 output for argmax and argmin. */
   out: GPUBuffer;
   shape: readonly number[];
@@ -85,6 +98,7 @@ export function reduce(args: ReduceArgs): void {
     entry: perGroup ? 'per_group' : 'per_thread',
     buffers: {
       x: args.x,
+      y: args.y ?? args.x,
       out: isArg ? scratchBuffer() : args.out,
       out_index: isArg ? args.out : scratchBuffer(),
     },

@@ -147,23 +147,22 @@ function batchNormStep(
       throw new Error(
         `batched model: BatchNorm "${prefix.slice(0, -1)}" needs more than one value per channel and task, got ${formatShape(x.shape)} for ${T} tasks.`,
       );
-    const mean = mg.mean(x, axes, true);
-    const centered = mg.sub(x, mean);
-    const variance = mg.mean(mg.mul(centered, centered), axes, true);
-    // y = (x - mean) * (rstd * weight) + bias: the weight joins the per-channel
-    // scale first, which saves one pass over the activations forward and backward.
-    const scale = mg.powScalar(mg.addScalar(variance, layer.eps), -0.5);
+    const layout = layer instanceof BatchNorm2d ? 'grouped' : 'rows';
+    // Without affine parameters the layer applies weight 1 and bias 0.
+    const weight = layer.affine
+      ? mg.reshape(lookup(params, `${prefix}weight`, step), statShape)
+      : mg.full(statShape, 1);
+    const bias = layer.affine
+      ? mg.reshape(lookup(params, `${prefix}bias`, step), statShape)
+      : mg.full(statShape, 0);
+    const { output, mean, variance } = mg.batchNorm(x, weight, bias, axes, layer.eps);
     const record = hook();
     if (record && layer.trackRunningStats) {
       // The mean over tasks of each task's statistics.
       const perTask = (t: Tensor) => mg.mean(mg.reshape(t.detach(), [T, C]), [0]);
       record(prefix.slice(0, -1), step, perTask(mean), perTask(variance), count);
     }
-    const layout = layer instanceof BatchNorm2d ? 'grouped' : 'rows';
-    if (!layer.affine) return { x: mg.mul(centered, scale), layout, tasks: T };
-    const weight = mg.reshape(lookup(params, `${prefix}weight`, step), statShape);
-    const bias = mg.reshape(lookup(params, `${prefix}bias`, step), statShape);
-    return { x: mg.add(mg.mul(centered, mg.mul(scale, weight)), bias), layout, tasks: T };
+    return { x: output, layout, tasks: T };
   };
 }
 

@@ -10,7 +10,7 @@ import { tidy } from '../memory';
 import { incrementCounter, copyInto } from '../../kernels/optim';
 import { full, ones, zeros } from '../ops/creation';
 import { add, addScalar, mul, mulScalar, powScalar, sub } from '../ops/elementwise';
-import { mean } from '../ops/reduce';
+import { batchNorm, mulAdd } from '../ops/norm';
 import { reshape } from '../ops/shape';
 import { formatShape } from '../shape';
 import type { Tensor } from '../tensor';
@@ -71,32 +71,26 @@ abstract class BatchNorm extends Module {
     const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
     const count = x.size / this.numFeatures;
 
-    // y = (x - mean) * (rstd * weight) + bias: the weight joins the per-channel
-    // scale first, which saves one pass over the activations forward and backward.
-    let centered: Tensor;
-    let scale: Tensor;
+    // Without affine parameters the layer applies weight 1 and bias 0.
+    const weight = this.affine ? reshape(this.param('weight'), statShape) : full(statShape, 1);
+    const bias = this.affine ? reshape(this.param('bias'), statShape) : full(statShape, 0);
+
     if (this.training || !this.trackRunningStats) {
       if (this.training && count <= 1)
         throw new Error(
           `${this.layerName}: training needs more than one value per channel, got input shape ${formatShape(x.shape)}.`,
         );
-      const batchMean = mean(x, axes, true);
-      centered = sub(x, batchMean);
-      const batchVar = mean(mul(centered, centered), axes, true);
-      scale = powScalar(addScalar(batchVar, this.eps), -0.5);
+      const { output, mean, variance } = batchNorm(x, weight, bias, axes, this.eps);
       if (this.training && this.trackRunningStats && !this.buffersFrozen)
-        this.updateRunningStats(batchMean, batchVar, count);
-    } else {
-      const runningMean = reshape(this.buffer('running_mean'), statShape);
-      const runningVar = reshape(this.buffer('running_var'), statShape);
-      centered = sub(x, runningMean);
-      scale = powScalar(addScalar(runningVar, this.eps), -0.5);
+        this.updateRunningStats(mean, variance, count);
+      return output;
     }
 
-    if (!this.affine) return mul(centered, scale);
-    const weight = reshape(this.param('weight'), statShape);
-    const bias = reshape(this.param('bias'), statShape);
-    return add(mul(centered, mul(scale, weight)), bias);
+    // Eval mode: y = x * (rstd * weight) + (bias - mean * rstd * weight), one pass.
+    const runningMean = reshape(this.buffer('running_mean'), statShape);
+    const runningVar = reshape(this.buffer('running_var'), statShape);
+    const scale = mul(powScalar(addScalar(runningVar, this.eps), -0.5), weight);
+    return mulAdd(x, scale, sub(bias, mul(runningMean, scale)));
   }
 
   // running = (1 - momentum) running + momentum batch, with running_var taking

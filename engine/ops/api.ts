@@ -16,3 +16,5 @@ export * from './conv';
 export * from './pool';
 // gradient reversal
 export * from './reversal';
+// BatchNorm's fused arithmetic
+export * from './norm';

@@ -90,13 +90,12 @@ export const elementwiseRules: RuleTable<UnaryPrimitive | BinaryPrimitive | 'whe
   sqrt: unaryRule('sqrt', (g, { output }) => [div(mulScalar(g, 0.5), output)]),
   // d|x| = sign(x) dx, 0 at x = 0 as in PyTorch
   abs: unaryRule('abs', (g, { inputs: [x] }) => [mul(g, sign(x))]),
-  relu: unaryRule('relu', (g, { inputs: [x] }) => [mul(g, apply('relu_mask', [x], {}))]),
+  relu: unaryRule('relu', (g, { inputs: [x] }) => [apply('relu_backward', [g, x], {})]),
   // d sigmoid(x) = s (1 - s) dx
   sigmoid: unaryRule('sigmoid', (g, { output: s }) => [mul(g, mul(s, addScalar(neg(s), 1)))]),
   // d tanh(x) = (1 - t^2) dx
   tanh: unaryRule('tanh', (g, { output: t }) => [mul(g, addScalar(neg(mul(t, t)), 1))]),
   sign: constantRule('sign'),
-  relu_mask: constantRule('relu_mask'),
   leaky_relu_slope: constantRule('leaky_relu_slope', (attrs) => attrs.slope),
   // d x^n = n x^(n-1) dx
   pow_scalar: unaryRule(
@@ -156,6 +155,11 @@ export const elementwiseRules: RuleTable<UnaryPrimitive | BinaryPrimitive | 'whe
   lt: comparisonRule('lt'),
   ge: comparisonRule('ge'),
   le: comparisonRule('le'),
+  // Linear in g; piecewise constant in x.
+  relu_backward: binaryRule('relu_backward', (g, { inputs: [, x] }) => [
+    apply('relu_backward', [g, x], {}),
+    null,
+  ]),
 
   where: {
     forward(inputs) {

@@ -30,8 +30,6 @@ export interface Primitives {
   sigmoid: NoAttrs;
   tanh: NoAttrs;
   sign: NoAttrs;
-  /** d relu/dx: 1 where x > 0, else 0. */
-  relu_mask: NoAttrs;
   /** d leaky_relu/dx: 1 where x > 0, else slope. */
   leaky_relu_slope: { slope: number };
   pow_scalar: { exponent: number };
@@ -52,6 +50,8 @@ export interface Primitives {
   lt: NoAttrs;
   ge: NoAttrs;
   le: NoAttrs;
+  /** relu's backward in one pass: inputs g and x, g where x > 0, else 0. */
+  relu_backward: NoAttrs;
   /** Inputs: condition, a, b. */
   where: NoAttrs;
 
@@ -130,6 +130,28 @@ export interface Primitives {
   avg_pool2d_backward: PoolAttrs & { countIncludePad: boolean; inputSize: [number, number] };
 }
 // end conv-pool family
+
+// BatchNorm's fused arithmetic (norm.ts) and the sums of two inputs it needs (reduce.ts).
+export interface Primitives {
+  /**
+   * Inputs x, a, c: x * a + c in one pass. a and c share one shape of x's rank
+   * that broadcasts to x's, such as per-channel [1, C, 1, 1].
+   */
+  mul_add: NoAttrs;
+  /** Inputs x, a, y, b, c: x * a + y * b + c in one pass; y has x's shape, a, b and c as in mul_add. */
+  mul_add2: NoAttrs;
+  /** Inputs x, y of one shape: the sum of x * y over the axes. */
+  sum_product: Reduction;
+  /** Inputs x and m, m of the reduced shape with kept dimensions: the sum of (x - m)^2. */
+  sum_sq_dev: Reduction;
+  /**
+   * Inputs x, mean, variance, weight, bias, the last four of x's reduced shape
+   * over `axes` with kept dimensions: (x - mean) / sqrt(variance + eps) * weight + bias.
+   * mean and variance must be x's (biased) statistics over `axes`: the backward
+   * returns x's whole gradient, through the statistics too, and none for them.
+   */
+  batch_norm: { axes: number[]; eps: number };
+}
 
 // Gradient reversal (reversal.ts): identity forward, gradient times -lambda backward.
 export interface Primitives {

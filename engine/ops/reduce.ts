@@ -2,10 +2,18 @@
 
 import { reduce } from '../../kernels/reduce';
 import { apply, noGrad, type RuleTable } from '../autograd';
-import { normalizeAxes, normalizeAxis, numel, reducedShape } from '../shape';
+import {
+  formatShape,
+  normalizeAxes,
+  normalizeAxis,
+  numel,
+  reducedShape,
+  sameShape,
+} from '../shape';
 import { Tensor } from '../tensor';
 import { full } from './creation';
-import { abs, add, div, eq, exp, log, mul, mulScalar, sqrt, sub, where } from './elementwise';
+import { abs, add, div, eq, exp, log, mul, mulScalar, neg, sqrt, sub, where } from './elementwise';
+import { mulAdd } from './norm';
 import type { Reduction } from './primitives';
 import { expand, reshape } from './shape';
 
@@ -31,7 +39,23 @@ function extremeBackward(g: Tensor, x: Tensor, output: Tensor, axes: number[]): 
   return where(mask, div(reshape(g, keptShape), count), 0);
 }
 
-export const reduceRules: RuleTable<'sum' | 'amax' | 'amin' | 'argmax' | 'argmin'> = {
+/** Launches the sum_product or sum_sq_dev kernel into a new tensor. */
+function pairSumForward(
+  fn: 'sum_product' | 'sum_sq_dev',
+  x: Tensor,
+  y: Tensor,
+  { axes, keepdim }: Reduction,
+): Tensor {
+  const out = Tensor.empty(reducedShape(x.shape, axes, keepdim), 'f32', fn);
+  if (out.size === 0) return out;
+  if (x.size === 0) return full(out.shape, 0);
+  reduce({ fn, x: x.buffer, y: y.buffer, out: out.buffer, shape: x.shape, axes });
+  return out;
+}
+
+export const reduceRules: RuleTable<
+  'sum' | 'sum_product' | 'sum_sq_dev' | 'amax' | 'amin' | 'argmax' | 'argmin'
+> = {
   sum: {
     forward([x], { axes, keepdim }) {
       const out = Tensor.empty(reducedShape(x.shape, axes, keepdim), 'f32', 'sum');
@@ -44,6 +68,29 @@ export const reduceRules: RuleTable<'sum' | 'amax' | 'amin' | 'argmax' | 'argmin
     backward: (g, { inputs: [x], attrs: { axes } }) => [
       expand(reshape(g, reducedShape(x.shape, axes, true)), x.shape),
     ],
+  },
+
+  // d sum(x y) = y dx + x dy, with the output's gradient broadcast back.
+  sum_product: {
+    forward: ([x, y], attrs) => pairSumForward('sum_product', x, y, attrs),
+    backward: (g, { inputs: [x, y], attrs: { axes }, needsGrad }) => {
+      const kept = reshape(g, reducedShape(x.shape, axes, true));
+      return [needsGrad[0] ? mul(kept, y) : null, needsGrad[1] ? mul(kept, x) : null];
+    },
+  },
+
+  // d sum((x - m)^2) = 2 (x - m) dx - 2 sum(x - m) dm, where sum(x - m) = sum(x) - n m.
+  sum_sq_dev: {
+    forward: ([x, m], attrs) => pairSumForward('sum_sq_dev', x, m, attrs),
+    backward: (g, { inputs: [x, m], attrs: { axes }, needsGrad }) => {
+      const kept = reshape(g, reducedShape(x.shape, axes, true));
+      const twice = mulScalar(kept, 2);
+      const dx = needsGrad[0] ? mulAdd(x, twice, neg(mul(twice, m))) : null;
+      if (!needsGrad[1]) return [dx, null];
+      const count = numel(axes.map((axis) => x.shape[axis]));
+      const deviation = sub(sum(x, axes, true), mulScalar(m, count));
+      return [dx, reshape(neg(mul(twice, deviation)), m.shape)];
+    },
   },
 
   amax: {
@@ -65,6 +112,42 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepdim = fals
   const normalized = normalizeAxes('sum', axes, x.ndim);
   if (normalized.length === 0) return x;
   return apply('sum', [x], { axes: normalized, keepdim });
+}
+
+/** Returns the sum of x * y over `axes` (all when undefined) in one pass; x and y share a shape. */
+export function sumProduct(
+  x: Tensor,
+  y: Tensor,
+  axes?: number | readonly number[],
+  keepdim = false,
+): Tensor {
+  checkPair('sumProduct', x, y, x.shape);
+  const normalized = normalizeAxes('sumProduct', axes, x.ndim);
+  return apply('sum_product', [x, y], { axes: normalized, keepdim });
+}
+
+/**
+ * Returns the sum of (x - m)^2 over `axes` in one pass, m having the reduced
+ * shape with kept dimensions (a mean from `mean(x, axes, true)`, say).
+ */
+export function sumSquaredDeviation(
+  x: Tensor,
+  m: Tensor,
+  axes: number | readonly number[],
+  keepdim = false,
+): Tensor {
+  const normalized = normalizeAxes('sumSquaredDeviation', axes, x.ndim);
+  checkPair('sumSquaredDeviation', x, m, reducedShape(x.shape, normalized, true));
+  return apply('sum_sq_dev', [x, m], { axes: normalized, keepdim });
+}
+
+function checkPair(op: string, x: Tensor, y: Tensor, yShape: readonly number[]): void {
+  if (x.dtype !== 'f32' || y.dtype !== 'f32')
+    throw new Error(`${op}: expected f32 tensors, got ${x.dtype} and ${y.dtype}.`);
+  if (!sameShape(y.shape, yShape))
+    throw new Error(
+      `${op}: the second input has shape ${formatShape(y.shape)}; it needs shape ${formatShape(yShape)}.`,
+    );
 }
 
 export function mean(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {

@@ -14,6 +14,7 @@ import { distanceRules } from './distance';
 import { convRules } from './conv';
 import { poolRules } from './pool';
 import { reversalRules } from './reversal';
+import { normRules } from './norm';
 
 const families = {
   elementwiseRules,
@@ -26,6 +27,7 @@ const families = {
   convRules,
   poolRules,
   reversalRules,
+  normRules,
 };
 
 let table: RuleTable<Primitive> | null = null;
@@ -57,6 +59,7 @@ export function ruleTable(): RuleTable<Primitive> {
     ...convRules,
     ...poolRules,
     ...reversalRules,
+    ...normRules,
   };
   return table;
 }

@@ -62,41 +62,95 @@ fn apply(x: f32, y: f32) -> f32 {
     case 9u: { return select(0.0, 1.0, x < y); }
     case 10u: { return select(0.0, 1.0, x >= y); }
     case 11u: { return select(0.0, 1.0, x <= y); }
+    // relu's backward: the gradient x where the input y is positive. A select,
+    // not a product with a mask, so a NaN gradient at y <= 0 gives 0 as in PyTorch.
+    case 12u: { return select(0.0, x, y > 0.0); }
     default: { return x; }
   }
 }
 
 struct Offsets { a: u32, b: u32, c: u32 }
 
-fn offsets(i: u32) -> Offsets {
-  var rest = i;
+// Offsets of the first element of row `row`, a row being the innermost
+// dimension of the collapsed layout.
+fn row_offsets(row: u32) -> Offsets {
+  var rest = row;
   var o = Offsets(0u, 0u, 0u);
-  for (var k = 0u; k < RANK; k++) {
+  for (var k = 1u; k < RANK; k++) {
     let d = RANK - 1u - k;
-    let size = p.shape[d / 4u][d % 4u];
+    let size = at(p.shape, d);
     let coord = rest % size;
     rest = rest / size;
-    o.a += coord * p.a_strides[d / 4u][d % 4u];
-    o.b += coord * p.b_strides[d / 4u][d % 4u];
-    o.c += coord * p.c_strides[d / 4u][d % 4u];
+    o.a += coord * at(p.a_strides, d);
+    o.b += coord * at(p.b_strides, d);
+    o.c += coord * at(p.c_strides, d);
   }
   return o;
 }
 
-fn binary_at(i: u32) {
-  if (BROADCAST) {
-    let o = offsets(i);
+// A run of consecutive elements first .. first + count - 1 of a broadcast
+// layout. Offsets are divided out once and then stepped along the row, because
+// integer division per element made broadcast passes several times slower
+// than contiguous ones on lavapipe.
+struct Run { row: u32, column: u32, length: u32, at: Offsets, step: Offsets }
+
+fn start_run(first: u32) -> Run {
+  let last = max(RANK, 1u) - 1u;
+  let inner = RANK > 0u;
+  let length = select(p.n, at(p.shape, last), inner);
+  let step = Offsets(
+    select(0u, at(p.a_strides, last), inner),
+    select(0u, at(p.b_strides, last), inner),
+    select(0u, at(p.c_strides, last), inner),
+  );
+  let row = first / length;
+  let column = first % length;
+  var o = row_offsets(row);
+  o.a += column * step.a;
+  o.b += column * step.b;
+  o.c += column * step.c;
+  return Run(row, column, length, o, step);
+}
+
+fn advance(run: ptr<function, Run>) {
+  (*run).column += 1u;
+  (*run).at.a += (*run).step.a;
+  (*run).at.b += (*run).step.b;
+  (*run).at.c += (*run).step.c;
+  if ((*run).column == (*run).length) {
+    (*run).row += 1u;
+    (*run).column = 0u;
+    (*run).at = row_offsets((*run).row);
+  }
+}
+
+fn binary_run(first: u32, count: u32) {
+  if (!BROADCAST) {
+    if (count == 4u) {
+      out[first] = apply(a[first], b[first]);
+      out[first + 1u] = apply(a[first + 1u], b[first + 1u]);
+      out[first + 2u] = apply(a[first + 2u], b[first + 2u]);
+      out[first + 3u] = apply(a[first + 3u], b[first + 3u]);
+      return;
+    }
+    for (var i = first; i < first + count; i++) { out[i] = apply(a[i], b[i]); }
+    return;
+  }
+  var run = start_run(first);
+  for (var i = first; i < first + count; i++) {
     // An operand laid out as the output reads element i directly.
-    out[i] = apply(a[select(o.a, i, A_DIRECT)], b[select(o.b, i, B_DIRECT)]);
-  } else {
-    out[i] = apply(a[i], b[i]);
+    out[i] = apply(a[select(run.at.a, i, A_DIRECT)], b[select(run.at.b, i, B_DIRECT)]);
+    advance(&run);
   }
 }
 
 // out = a where c != 0, else b: torch.where(condition = c, a, b).
-fn where_at(i: u32) {
-  let o = offsets(i);
-  out[i] = select(b[o.b], a[o.a], c[o.c] != 0.0);
+fn where_run(first: u32, count: u32) {
+  var run = start_run(first);
+  for (var i = first; i < first + count; i++) {
+    out[i] = select(b[run.at.b], a[run.at.a], c[run.at.c] != 0.0);
+    advance(&run);
+  }
 }
 
 @compute @workgroup_size(64)
@@ -105,14 +159,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let step = groups.x * groups.y * 64u;
   for (var j = (wid.x + wid.y * groups.x) * 64u + lid; 4u * j < p.n; j += step) {
     let i = 4u * j;
-    if (i + 3u < p.n) {
-      binary_at(i);
-      binary_at(i + 1u);
-      binary_at(i + 2u);
-      binary_at(i + 3u);
-    } else {
-      for (var k = i; k < p.n; k++) { binary_at(k); }
-    }
+    binary_run(i, min(4u, p.n - i));
   }
 }
 
@@ -122,13 +169,6 @@ fn where_select(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   let step = groups.x * groups.y * 64u;
   for (var j = (wid.x + wid.y * groups.x) * 64u + lid; 4u * j < p.n; j += step) {
     let i = 4u * j;
-    if (i + 3u < p.n) {
-      where_at(i);
-      where_at(i + 1u);
-      where_at(i + 2u);
-      where_at(i + 3u);
-    } else {
-      for (var k = i; k < p.n; k++) { where_at(k); }
-    }
+    where_run(i, min(4u, p.n - i));
   }
 }

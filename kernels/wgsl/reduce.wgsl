@@ -3,6 +3,8 @@
 // offset(o) + inner_offset(r) for r in [0, inner_size).
 //   per_thread: one invocation per output element, for many outputs or short rows.
 //   per_group:  one workgroup per output element, for few outputs and long rows.
+// Two sums read a second input y: OP 5 sums x * y (y laid out as x), and OP 6
+// sums (x - y[o])^2 (y holds one value per output element, such as a mean).
 
 struct Params {
   out_size: u32,
@@ -16,11 +18,13 @@ struct Params {
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out_index: array<i32>;
-@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out_index: array<i32>;
+@group(0) @binding(4) var<uniform> p: Params;
 
-// 0 sum, 1 max, 2 min, 3 argmax, 4 argmin. Arg ops return the first index of the
+// 0 sum, 1 max, 2 min, 3 argmax, 4 argmin, 5 sum of products, 6 sum of squared
+// deviations. Arg ops return the first index of the
 // extreme value, as torch.argmax does; NaN counts as the extreme, as in PyTorch.
 override OP: u32 = 0u;
 // Contiguous inner block: the reduced axes are the trailing ones.
@@ -77,14 +81,28 @@ fn better(v: f32, best: f32) -> bool {
 // need no infinite starting value.
 struct Partial { value: f32, index: u32, valid: bool }
 
+fn is_sum() -> bool {
+  return OP == 0u || OP >= 5u;
+}
+
+// The term that element `at` of the reduction for output o contributes.
+fn term(at: u32, o: u32) -> f32 {
+  if (OP == 5u) { return x[at] * y[at]; }
+  if (OP == 6u) {
+    let d = x[at] - y[o];
+    return d * d;
+  }
+  return x[at];
+}
+
 fn combine(acc: Partial, v: f32, index: u32) -> Partial {
-  if (OP == 0u) { return Partial(acc.value + v, 0u, true); }
+  if (is_sum()) { return Partial(acc.value + v, 0u, true); }
   if (!acc.valid || better(v, acc.value)) { return Partial(v, index, true); }
   return acc;
 }
 
 fn merge(mine: Partial, other: Partial) -> Partial {
-  if (OP == 0u) { return Partial(mine.value + other.value, 0u, true); }
+  if (is_sum()) { return Partial(mine.value + other.value, 0u, true); }
   if (!other.valid) { return mine; }
   if (!mine.valid || better(other.value, mine.value)) { return other; }
   let tied = other.value == mine.value || (is_nan(other.value) && is_nan(mine.value));
@@ -104,8 +122,8 @@ fn store(o: u32, acc: Partial) {
   }
 }
 
-// Reduces elements first, first + step, ... of the row at `base`.
-fn reduce_strided(base: u32, first: u32, step: u32) -> Partial {
+// Reduces elements first, first + step, ... of the row at `base`, for output o.
+fn reduce_strided(base: u32, o: u32, first: u32, step: u32) -> Partial {
   var acc = Partial(0.0, 0u, false);
   var block_sum = 0.0;
   var block_count = 0u;
@@ -123,14 +141,14 @@ fn reduce_strided(base: u32, first: u32, step: u32) -> Partial {
   var column = first % row_length;
   var row_base = base + inner_row_offset(row);
   for (var r = first; r < p.inner_size; r += step) {
-    let v = x[row_base + column * column_stride];
+    let v = term(row_base + column * column_stride, o);
     column += step;
     if (column >= row_length) {
       row += column / row_length;
       column = column % row_length;
       row_base = base + inner_row_offset(row);
     }
-    if (OP == 0u) {
+    if (is_sum()) {
       block_sum += v;
       block_count += 1u;
       if (block_count == BLOCK) {
@@ -152,7 +170,7 @@ fn per_thread(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
   let o = (wid.x + wid.y * groups.x) * GROUP + lid;
   if (o >= p.out_size) { return; }
   let base = outer_offset(o);
-  store(o, reduce_strided(base, 0u, 1u));
+  store(o, reduce_strided(base, o, 0u, 1u));
 }
 
 var<workgroup> values: array<f32, GROUP>;
@@ -163,8 +181,8 @@ var<workgroup> valid: array<bool, GROUP>;
 fn per_group(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
              @builtin(num_workgroups) groups: vec3<u32>) {
   let o = wid.x + wid.y * groups.x;
-  let base = outer_offset(min(o, p.out_size - 1u));
-  let acc = reduce_strided(base, lid, GROUP);
+  let kept = min(o, p.out_size - 1u);
+  let acc = reduce_strided(outer_offset(kept), kept, lid, GROUP);
   values[lid] = acc.value;
   indices[lid] = acc.index;
   valid[lid] = acc.valid;

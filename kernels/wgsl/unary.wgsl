@@ -43,8 +43,6 @@ fn apply(v: f32) -> f32 {
     case 9u: { return v * p.alpha; }
     case 10u: { return v + p.alpha; }
     case 11u: { return sign(v); }
-    // Heaviside step with H(0) = 0: the derivative of relu as PyTorch defines it.
-    case 12u: { return select(0.0, 1.0, v > 0.0); }
     // Leaky relu's derivative: 1 where v > 0, alpha elsewhere.
     case 13u: { return select(p.alpha, 1.0, v > 0.0); }
     case 14u: { return v; }

@@ -134,6 +134,20 @@ describe('unary ops', () => {
     expect(Array.from(await g!.data())).toEqual([0, 0, 1]);
   });
 
+  it('relu passes no incoming NaN where its input is not positive, as PyTorch', async () => {
+    const x = mg.tensor([-1, 0, 2], { requiresGrad: true });
+    const [g] = mg.grad(mg.relu(x), x, { gradOutputs: mg.tensor([NaN, NaN, 3]) });
+    expect(Array.from(await g!.data())).toEqual([0, 0, 3]);
+  });
+
+  it("relu's backward is linear in the incoming gradient, to second order", async () => {
+    const x = mg.tensor([-1.5, 0.5, 2], { requiresGrad: true });
+    const v = mg.tensor([1, 2, 3], { requiresGrad: true });
+    const [gx] = mg.grad(mg.relu(x), x, { gradOutputs: v, createGraph: true });
+    const [gv] = mg.grad(mg.sum(mg.mul(gx!, gx!)), v);
+    expect(Array.from(await gv!.data())).toEqual([0, 4, 6]);
+  });
+
   it('tanh stays finite for large inputs', async () => {
     expect(Array.from(await mg.tanh(mg.tensor([-1000, 1000, 30])).data())).toEqual([-1, 1, 1]);
   });
