@@ -85,22 +85,6 @@ fn scatter_at(i: u32) {
   let h = (i / p.W) % p.H;
   let plane = i / (p.W * p.H) * p.OH * p.OW;
   let position = i32(h * p.W + w);
-
-  // Windows that tile the input without overlap or padding (kernel = stride, as
-  // in 2x2 max pooling with stride 2) hold each input in at most one window, so
-  // one read replaces the loops and their divisions.
-  if (p.KH == p.SH && p.KW == p.SW && p.PH == 0u && p.PW == 0u) {
-    let oh = h / p.SH;
-    let ow = w / p.SW;
-    var value = 0.0;
-    if (oh < p.OH && ow < p.OW) {
-      let o = plane + oh * p.OW + ow;
-      value = select(0.0, x[o], index[o] == position);
-    }
-    out[i] = bitcast<u32>(value);
-    return;
-  }
-
   var total = 0.0;
   for (var oh = first_window(h, p.PH, p.KH, p.SH); oh < last_window(h, p.PH, p.SH, p.OH); oh++) {
     for (var ow = first_window(w, p.PW, p.KW, p.SW); ow < last_window(w, p.PW, p.SW, p.OW); ow++) {
@@ -111,15 +95,58 @@ fn scatter_at(i: u32) {
   out[i] = bitcast<u32>(total);
 }
 
+// Windows that tile the input without overlap or padding (kernel = stride, as
+// in 2x2 max pooling with stride 2) hold each input in at most one window, so
+// one read replaces the loops. Input elements first .. first + count - 1: the
+// coordinates are divided out once and then stepped along the row, because
+// divisions per element made this the slowest pass of a conv net's backward.
+fn scatter_tiled_run(first: u32, count: u32) {
+  var w = first % p.W;
+  var h = (first / p.W) % p.H;
+  var plane = first / (p.W * p.H) * p.OH * p.OW;
+  var ow = w / p.SW;
+  var within = w % p.SW;
+  var oh = h / p.SH;
+  for (var k = 0u; k < count; k++) {
+    var value = 0.0;
+    if (oh < p.OH && ow < p.OW) {
+      let o = plane + oh * p.OW + ow;
+      value = select(0.0, x[o], index[o] == i32(h * p.W + w));
+    }
+    out[first + k] = bitcast<u32>(value);
+
+    w += 1u;
+    within += 1u;
+    if (within == p.SW) {
+      within = 0u;
+      ow += 1u;
+    }
+    if (w == p.W) {
+      w = 0u;
+      ow = 0u;
+      within = 0u;
+      h += 1u;
+      if (h == p.H) {
+        h = 0u;
+        plane += p.OH * p.OW;
+      }
+      oh = h / p.SH;
+    }
+  }
+}
+
 // Each invocation handles 4 consecutive input elements per turn of a grid-stride
 // loop, which on lavapipe costs far less per element than one element per invocation.
 @compute @workgroup_size(64)
 fn pool_scatter(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
                 @builtin(num_workgroups) num: vec3<u32>) {
   let step = num.x * num.y * 64u;
+  let tiled = p.KH == p.SH && p.KW == p.SW && p.PH == 0u && p.PW == 0u;
   for (var j = invocation(wid, lid, num); 4u * j < p.total; j += step) {
     let i = 4u * j;
-    if (i + 3u < p.total) {
+    if (tiled) {
+      scatter_tiled_run(i, min(4u, p.total - i));
+    } else if (i + 3u < p.total) {
       scatter_at(i);
       scatter_at(i + 1u);
       scatter_at(i + 2u);
