@@ -9,7 +9,9 @@
 // Run with `npm run bench:maml` (it builds this file with bench/vite.config.ts,
 // because tsx cannot load the `?raw` WGSL imports). Options: --data-dir DIR for
 // the Omniglot folder, --meta-batch N for the Omniglot meta-batch (default 32),
-// --quick for one timed step per case, --sine-only to skip the Omniglot cases.
+// --quick for one timed step per case, --sine-only to skip the Omniglot cases,
+// --ratio to time only the Omniglot 1-step meta-step and the conv2d throughput
+// and print their ratio (for development; it writes nothing to BENCHMARKS.md).
 
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
@@ -30,6 +32,7 @@ import { OMNIGLOT_DIR } from '../test/data/paths';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const sineOnly = args.includes('--sine-only');
+const ratioOnly = args.includes('--ratio');
 const dataDirAt = args.indexOf('--data-dir');
 const dataDir = dataDirAt >= 0 ? args[dataDirAt + 1] : OMNIGLOT_DIR;
 const metaBatchAt = args.indexOf('--meta-batch');
@@ -223,6 +226,31 @@ function torchTimes(): Record<string, number> | null {
 // ---- runs ----
 
 const log = (line: string) => console.error(line);
+
+if (ratioOnly) {
+  const omniglot = await makeSource(trainConfig('omniglot'), log);
+  const net = () =>
+    convNet4({ hidden: 64, outFeatures: OMNIGLOT.ways, inChannels: 1, imageSize: 28 });
+  const run = await timeSteps(
+    net(),
+    omniglot,
+    OMNIGLOT.metaBatch,
+    learnerConfig(1, OMNIGLOT.innerLr),
+    TIMED,
+    Math.min(4, OMNIGLOT.metaBatch),
+  );
+  const sample = omniglot.sampleTrain(new Rng(2), 1)[0];
+  const flops = OMNIGLOT.metaBatch * metaStepFlops(net(), sample, 1, OMNIGLOT.innerLr);
+  disposeTask(sample);
+  const convRate = await convThroughput();
+  const rate = flops / run.seconds;
+  console.log(
+    `meta-batch ${OMNIGLOT.metaBatch}, 1 inner step: ${run.seconds.toFixed(2)} s, ${(rate / 1e9).toFixed(2)} GFLOP/s; ` +
+      `conv2d ${(convRate / 1e9).toFixed(2)} GFLOP/s; ratio ${((100 * rate) / convRate).toFixed(1)}%`,
+  );
+  process.exit(0);
+}
+
 const date = new Date().toISOString().slice(0, 10);
 const report: Record<string, unknown> = { date };
 
