@@ -170,6 +170,11 @@ export function batchNorm(
       );
   }
   const n = numel(sorted.map((axis) => x.shape[axis]));
+  if (n <= 1)
+    throw new Error(
+      `batchNorm: axes [${sorted.join(', ')}] of an input ${formatShape(x.shape)} hold ${n} value(s) per channel; ` +
+        'batch statistics need at least 2, so normalise over more axes or a larger batch.',
+    );
   const mean = mulScalar(sum(x, sorted, true), 1 / n);
   const variance = mulScalar(sumSquaredDeviation(x, mean, sorted, true), 1 / n);
   const output = apply('batch_norm', [x, mean, variance, weight, bias], { axes: sorted, eps });

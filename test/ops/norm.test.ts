@@ -55,6 +55,13 @@ describe('mulAdd and mulAdd2', () => {
     expect(await mg.gradgradcheck(mg.mulAdd2, [x, a, y, b, c])).toBe(true);
   });
 
+  it('coefficients of the input shape', async () => {
+    const x = t([2, 3], 31);
+    const [a, c] = [t([2, 3], 32), t([2, 3], 33)];
+    expect(await mg.gradcheck(mg.mulAdd, [x, a, c])).toBe(true);
+    expect(await mg.gradgradcheck(mg.mulAdd, [x, a, c])).toBe(true);
+  });
+
   it('coefficients that do not broadcast', () => {
     const x = t([2, 3, 4], 11, false);
     expect(() => mg.mulAdd(x, t([3, 1], 12, false), t([3, 1], 13, false))).toThrow(
@@ -148,6 +155,14 @@ describe('batchNorm', () => {
       mg.batchNorm(p, q, r, [0, 2, 3], eps).output;
     expect(await mg.gradcheck(fn, [x, w, b])).toBe(true);
     expect(await mg.gradgradcheck(fn, [x, w, b])).toBe(true);
+  });
+
+  it('one value per channel', () => {
+    const x = t([1, 3, 1, 1], 34, false);
+    const stat = t([1, 3, 1, 1], 35, false);
+    expect(() => mg.batchNorm(x, stat, stat, [0, 2, 3], eps)).toThrow(
+      'batchNorm: axes [0, 2, 3] of an input [1, 3, 1, 1] hold 1 value(s) per channel',
+    );
   });
 
   it('weight of the wrong shape', () => {
