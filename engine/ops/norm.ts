@@ -7,11 +7,19 @@
 
 import { affine } from '../../kernels/affine';
 import { apply, type RuleTable } from '../autograd';
-import { broadcastStrides, formatShape, numel, reducedShape, sameShape } from '../shape';
+import {
+  broadcastStrides,
+  formatShape,
+  normalizeAxes,
+  numel,
+  reducedShape,
+  sameShape,
+} from '../shape';
 import { Tensor } from '../tensor';
 import { addScalar, mul, mulScalar, neg, powScalar, sub } from './elementwise';
 import { sum, sumProduct, sumSquaredDeviation } from './reduce';
 import { reshape } from './shape';
+import { requireTensors } from './check';
 
 /** Returns the axes over which a coefficient of `shape` is broadcast to `target` (same rank). */
 function broadcastAxes(shape: readonly number[], target: readonly number[]): number[] {
@@ -123,12 +131,14 @@ export const normRules: RuleTable<'mul_add' | 'mul_add2' | 'batch_norm'> = {
 
 /** Returns x * a + c in one pass; a and c share one shape of x's rank that broadcasts to x's. */
 export function mulAdd(x: Tensor, a: Tensor, c: Tensor): Tensor {
+  requireTensors('mulAdd', { x, a, c });
   checkCoefficients('mulAdd', x, [a, c]);
   return apply('mul_add', [x, a, c], {});
 }
 
 /** Returns x * a + y * b + c in one pass; y has x's shape, and a, b, c as in mulAdd. */
 export function mulAdd2(x: Tensor, a: Tensor, y: Tensor, b: Tensor, c: Tensor): Tensor {
+  requireTensors('mulAdd2', { x, a, y, b, c });
   checkCoefficients('mulAdd2', x, [a, b, c]);
   if (!sameShape(x.shape, y.shape))
     throw new Error(
@@ -149,15 +159,30 @@ export interface BatchNormResult {
  * Normalises x by its own statistics over `axes` and applies the per-channel
  * weight and bias, which have the reduced shape with kept dimensions:
  * (x - mean) / sqrt(variance + eps) * weight + bias, as BatchNorm in training mode.
+ * Axes may be negative, as in every reduction.
  */
 export function batchNorm(
   x: Tensor,
   weight: Tensor,
   bias: Tensor,
-  axes: readonly number[],
+  axes: number | readonly number[],
   eps: number,
 ): BatchNormResult {
-  const sorted = [...axes].sort((p, q) => p - q);
+  requireTensors('batchNorm', { x, weight, bias });
+  for (const [name, t] of [
+    ['x', x],
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
+    if (t.dtype !== 'f32')
+      throw new Error(`batchNorm: ${name} is ${t.dtype}; convert it with toFloat() first.`);
+  }
+  if (!Number.isFinite(eps) || eps < 0)
+    throw new Error(
+      `batchNorm: eps ${eps} is invalid; use a small non-negative number such as 1e-5.`,
+    );
+
+  const sorted = normalizeAxes('batchNorm', axes, x.ndim);
   const statShape = reducedShape(x.shape, sorted, true);
   for (const [name, t] of [
     ['weight', weight],

@@ -13,6 +13,7 @@ import {
 import { Tensor } from '../tensor';
 import { full } from './creation';
 import { abs, add, div, eq, exp, log, mul, mulScalar, neg, sqrt, sub, where } from './elementwise';
+import { requireTensors } from './check';
 import { mulAdd } from './norm';
 import type { Reduction } from './primitives';
 import { expand, reshape } from './shape';
@@ -121,6 +122,7 @@ export function sumProduct(
   axes?: number | readonly number[],
   keepdim = false,
 ): Tensor {
+  requireTensors('sumProduct', { x });
   checkPair('sumProduct', x, y, x.shape);
   const normalized = normalizeAxes('sumProduct', axes, x.ndim);
   return apply('sum_product', [x, y], { axes: normalized, keepdim });
@@ -136,12 +138,14 @@ export function sumSquaredDeviation(
   axes: number | readonly number[],
   keepdim = false,
 ): Tensor {
+  requireTensors('sumSquaredDeviation', { x });
   const normalized = normalizeAxes('sumSquaredDeviation', axes, x.ndim);
   checkPair('sumSquaredDeviation', x, m, reducedShape(x.shape, normalized, true));
   return apply('sum_sq_dev', [x, m], { axes: normalized, keepdim });
 }
 
 function checkPair(op: string, x: Tensor, y: Tensor, yShape: readonly number[]): void {
+  requireTensors(op, { x, [op === 'sumProduct' ? 'y' : 'm']: y });
   if (x.dtype !== 'f32' || y.dtype !== 'f32')
     throw new Error(`${op}: expected f32 tensors, got ${x.dtype} and ${y.dtype}.`);
   if (!sameShape(y.shape, yShape))

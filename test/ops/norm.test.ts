@@ -165,6 +165,50 @@ describe('batchNorm', () => {
     );
   });
 
+  it('negative and single axes', async () => {
+    const x = t([3, 2, 2], 36);
+    const w = t([1, 2, 1], 37, true, 0.5, 1.5);
+    const b = t([1, 2, 1], 38);
+    const negative = mg.batchNorm(x, w, b, [-3, -1], eps).output;
+    expectClose(await negative.data(), await mg.batchNorm(x, w, b, [0, 2], eps).output.data());
+    const rows = t([4, 3], 39);
+    const single = mg.batchNorm(rows, t([1, 3], 40), t([1, 3], 41), 0, eps).output;
+    expectClose(
+      await single.data(),
+      await mg.batchNorm(rows, t([1, 3], 40), t([1, 3], 41), [0], eps).output.data(),
+    );
+  });
+
+  it('invalid arguments', () => {
+    const x = t([4, 3], 42, false);
+    const stat = t([1, 3], 43, false);
+    expect(() => mg.batchNorm(x, 1 as unknown as mg.Tensor, stat, [0], eps)).toThrow(
+      'batchNorm: weight must be a Tensor, got number;',
+    );
+    expect(() => mg.batchNorm(x, stat, stat, [0], -1)).toThrow(
+      'batchNorm: eps -1 is invalid; use a small non-negative number such as 1e-5.',
+    );
+    expect(() => mg.batchNorm(x, stat, stat, [0], NaN)).toThrow('batchNorm: eps NaN is invalid');
+    expect(() => mg.batchNorm(x, stat, stat, [5], eps)).toThrow(
+      'batchNorm: axis 5 is out of range',
+    );
+    expect(() => mg.batchNorm(mg.zeros([0, 3]), stat, stat, [0], eps)).toThrow(
+      'hold 0 value(s) per channel',
+    );
+    expect(() => mg.batchNorm(mg.zeros([4, 3], { dtype: 'i32' }), stat, stat, [0], eps)).toThrow(
+      'batchNorm: x is i32; convert it with toFloat() first.',
+    );
+    expect(() => mg.mulAdd(x, 2 as unknown as mg.Tensor, stat)).toThrow(
+      'mulAdd: a must be a Tensor, got number;',
+    );
+    expect(() => mg.sumProduct(x, 3 as unknown as mg.Tensor, [0])).toThrow(
+      'sumProduct: y must be a Tensor, got number;',
+    );
+    expect(() => mg.sumSquaredDeviation(x, 1 as unknown as mg.Tensor, [0])).toThrow(
+      'sumSquaredDeviation: m must be a Tensor, got number;',
+    );
+  });
+
   it('weight of the wrong shape', () => {
     const x = t([4, 3, 2, 2], 28, false);
     expect(() => mg.batchNorm(x, t([3], 29, false), t([3], 30, false), [0, 2, 3], eps)).toThrow(
