@@ -1,5 +1,6 @@
-// The episode shape of `metagrad eval`: the run's own, or the --ways, --shots
-// and --queries given on the command line where the learner allows them.
+// The episode shape of `metagrad eval`: the run's own, or the --ways, --shots,
+// --queries and --test-inner-steps given on the command line where the learner
+// allows them.
 
 import { algorithmSpec } from './algorithms/index';
 import { UsageError, parseNumber } from './errors';
@@ -10,6 +11,7 @@ export type EvalShapeFlags = {
   ways?: string;
   shots?: string;
   queries?: string;
+  testInnerSteps?: string;
 };
 
 /**
@@ -19,16 +21,27 @@ export type EvalShapeFlags = {
  */
 export function evalConfig(config: TrainConfig, flags: EvalShapeFlags): TrainConfig {
   const spec = algorithmSpec(config.algorithm);
-  const givenKeys = (['ways', 'shots', 'queries'] as const).filter(
+  const flagNames = {
+    ways: '--ways',
+    shots: '--shots',
+    queries: '--queries',
+    testInnerSteps: '--test-inner-steps',
+  } as const;
+  const givenKeys = (Object.keys(flagNames) as (keyof typeof flagNames)[]).filter(
     (key) => flags[key] !== undefined,
   );
   for (const key of givenKeys) {
-    const flag = `--${key}`;
+    const flag = flagNames[key];
     if (spec.unusedFlags?.includes(flag))
       throw new UsageError(`${flag} does not apply to ${config.algorithm}; leave it out.`);
   }
 
-  const shape = { ways: config.ways, shots: config.shots, queries: config.queries };
+  const shape = {
+    ways: config.ways,
+    shots: config.shots,
+    queries: config.queries,
+    testInnerSteps: config.testInnerSteps,
+  };
   if (flags.ways !== undefined) {
     if (config.dataset === 'sine')
       throw new UsageError(
@@ -43,6 +56,8 @@ export function evalConfig(config: TrainConfig, flags: EvalShapeFlags): TrainCon
   if (flags.shots !== undefined) shape.shots = parseNumber('--shots', flags.shots, 'integer', 1);
   if (flags.queries !== undefined)
     shape.queries = parseNumber('--queries', flags.queries, 'integer', 1);
+  if (flags.testInnerSteps !== undefined)
+    shape.testInnerSteps = parseNumber('--test-inner-steps', flags.testInnerSteps, 'integer', 0);
   return { ...config, ...shape };
 }
 
@@ -52,10 +67,14 @@ export function describeEvalShape(trained: TrainConfig, evaluated: TrainConfig):
     trained.ways === evaluated.ways &&
     trained.shots === evaluated.shots &&
     trained.queries === evaluated.queries;
-  if (same) return null;
+  const steps =
+    trained.testInnerSteps === evaluated.testInnerSteps
+      ? ''
+      : ` Adaptation: ${evaluated.testInnerSteps} inner steps (the run's default was ${trained.testInnerSteps}).`;
+  if (same) return steps === '' ? null : steps.trim();
   const shape = (c: TrainConfig) =>
     c.dataset === 'sine'
       ? `K = ${c.shots} with ${c.queries} queries`
       : `${c.ways}-way ${c.shots}-shot with ${c.queries} queries per class`;
-  return `Test episodes: ${shape(evaluated)} (the run trained on ${shape(trained)}).`;
+  return `Test episodes: ${shape(evaluated)} (the run trained on ${shape(trained)}).${steps}`;
 }

@@ -79,8 +79,10 @@ function defaults(dataset: DatasetName, ways: number): Required<SharedDefaults> 
     ways: 5,
     shots: 1,
     queries: 15,
+    // Finn et al. (2017) test 5-way models with 3 steps and 20-way ones with
+    // the 5 they train with.
     innerSteps: twenty ? 5 : 1,
-    testInnerSteps: 3,
+    testInnerSteps: twenty ? 5 : 3,
     innerLr: twenty ? 0.1 : 0.4,
     metaLr: 0.001,
     metaBatch: twenty ? 16 : 32,
@@ -93,7 +95,7 @@ function defaults(dataset: DatasetName, ways: number): Required<SharedDefaults> 
   };
 }
 
-interface TrainFlags {
+export interface TrainFlags {
   dataset: string;
   ways?: string;
   shots?: string;
@@ -141,7 +143,8 @@ function episodeCount(option: string, value: string): number {
 /** Largest --image-size accepted for the image sets. */
 const MAX_IMAGE_SIZE = 256;
 
-function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
+/** Returns the run configuration of `metagrad train` from its flags, with the papers' defaults filled in. */
+export function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
   const spec = algorithmSpec(algorithmName);
   const algorithm = spec.name;
   const dataset = parseChoice('--dataset', flags.dataset, DATASETS);
@@ -194,7 +197,10 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
     testInnerSteps: int(
       '--test-inner-steps',
       flags.testInnerSteps,
-      Math.max(base.testInnerSteps, flags.innerSteps === undefined ? 0 : Number(flags.innerSteps)),
+      Math.max(
+        base.testInnerSteps,
+        flags.innerSteps === undefined ? base.innerSteps : Number(flags.innerSteps),
+      ),
     ),
     innerLr: num('--inner-lr', flags.innerLr, base.innerLr),
     metaLr: num('--meta-lr', flags.metaLr, base.metaLr),
@@ -482,6 +488,10 @@ export function program(): Command {
     )
     .option('--shots <k>', "support examples per class of each test episode (default: the run's)")
     .option('--queries <q>', "query examples per class of each test episode (default: the run's)")
+    .option(
+      '--test-inner-steps <s>',
+      "inner steps of adaptation on each test episode (default: the run's)",
+    )
     .action(
       async (
         runDir: string,

@@ -59,6 +59,17 @@ describe('eval episode shape', () => {
     expect(evalConfig(config, { ways: '5', shots: '5' }).shots).toBe(5);
   });
 
+  it('changes adaptation steps', () => {
+    const config = runConfig('maml', 'omniglot');
+    const changed = evalConfig(config, { testInnerSteps: '5' });
+    expect(changed.testInnerSteps).toBe(5);
+    expect(changed.ways).toBe(5);
+    expect(describeEvalShape(config, changed)).toBe(
+      "Adaptation: 5 inner steps (the run's default was 0).",
+    );
+    expect(() => evalConfig(config, { testInnerSteps: 'many' })).toThrow(UsageError);
+  });
+
   it('rejects other ways for the MANN', () => {
     const config = runConfig('mann', 'omniglot');
     expect(() => evalConfig(config, { ways: '10' })).toThrow(/--ways 10 does not fit this mann/);
