@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../engine/checkpoint';
 import { evaluateLake } from '../algorithms/lake';
+import { formatMeanInterval } from '../algorithms/evaluation';
 import type { MetaLearner } from '../algorithms/meta/learner';
 import { loadLakeRuns } from '../data/lake';
 import { UsageError } from './errors';
@@ -39,5 +40,5 @@ export async function evaluateLakeRuns(
     join(config.out, 'lake.json'),
     new TextEncoder().encode(JSON.stringify(result, null, 2)),
   );
-  return `Lake 20-way one-shot error over ${runs.length} runs: ${(100 * summary.mean).toFixed(2)} ± ${(100 * summary.ci95).toFixed(2)}%`;
+  return `Lake 20-way one-shot error over ${runs.length} runs: ${formatMeanInterval(summary, 2, 100, '%')}`;
 }

@@ -14,7 +14,7 @@ import { Maml } from '../algorithms/meta/maml';
 import { lossFor } from '../algorithms/meta/learners';
 import { functionalView } from '../engine/nn/module';
 import type { ParamMap, Task } from '../algorithms/meta/functional';
-import { summarize } from '../algorithms/evaluation';
+import { formatMeanInterval, summarize } from '../algorithms/evaluation';
 import { Rng } from '../data/rng';
 import { sampleSineBatch, sampleSineTask, sineValue, type SineTask } from '../data/sinusoid';
 import { renderSvg } from './plot';
@@ -185,13 +185,13 @@ export async function runStart(options: StartOptions): Promise<void> {
   gridX.dispose();
 
   const lines = [`Query MSE over ${testTasks} test tasks, K = ${shots} (mean ± 95% CI):`];
-  const table: Record<string, Record<string, { mean: number; ci95: number }>> = {};
+  const table: Record<string, Record<string, { mean: number; ci95: number | null }>> = {};
   for (const name of ['maml', 'baseline'] as const) {
     table[name] = {};
     const cells = stepsList.map((steps, i) => {
       const summary = summarize(scores[name][i]);
       table[name][`${steps}_steps`] = { mean: summary.mean, ci95: summary.ci95 };
-      return `${steps === 0 ? 'before' : `${steps} step${steps > 1 ? 's' : ''}`}: ${summary.mean.toFixed(3)} ± ${summary.ci95.toFixed(3)}`;
+      return `${steps === 0 ? 'before' : `${steps} step${steps > 1 ? 's' : ''}`}: ${formatMeanInterval(summary, 3)}`;
     });
     lines.push(
       `  ${name === 'maml' ? 'MAML (second order)' : 'pretrained baseline'}: ${cells.join(', ')}`,

@@ -14,7 +14,7 @@ import {
   saveOptimizer,
   writeFileAtomic,
 } from '../engine/checkpoint';
-import { summarize, type Summary } from '../algorithms/evaluation';
+import { formatMeanInterval, summarize, type Summary } from '../algorithms/evaluation';
 import type { ParamMap } from '../algorithms/meta/functional';
 import type { MetaLearner } from '../algorithms/meta/learner';
 import { Rng } from '../data/rng';
@@ -398,9 +398,11 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
     const evalNow =
       state.iteration % config.evalInterval === 0 || state.iteration === config.iterations;
     if (logNow || evalNow) {
-      const row: Record<string, number> = {
+      const trainLoss = mean(window.map((w) => w.loss));
+      // The validation interval is null when there is one validation episode.
+      const row: Record<string, number | null> = {
         iteration: state.iteration,
-        train_loss: mean(window.map((w) => w.loss)),
+        train_loss: trainLoss,
       };
       if (window[0]?.accuracy !== undefined)
         row.train_accuracy = mean(window.map((w) => w.accuracy!));
@@ -418,14 +420,14 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
       }
       await appendFile(join(out, 'metrics.jsonl'), JSON.stringify(row) + '\n');
       bar?.update(state.iteration, {
-        loss: row.train_loss.toFixed(4),
+        loss: trainLoss.toFixed(4),
         acc: (row[`val_${score}`] ?? row.train_accuracy)?.toFixed(4) ?? '-',
       });
       // Without a progress bar (no terminal, or --no-progress) each metrics row is logged.
       if (!bar) {
         const fields = Object.entries(row)
           .filter(([key]) => key !== 'iteration')
-          .map(([key, value]) => `${key} ${value.toFixed(4)}`);
+          .map(([key, value]) => `${key} ${value === null ? 'n/a' : value.toFixed(4)}`);
         log(`iteration ${state.iteration}/${config.iterations}: ${fields.join(', ')}`);
       }
 
@@ -518,7 +520,11 @@ export function formatResult(source: TaskSource, test: Summary, config: TrainCon
       algorithmSpec(config.algorithm).family === 'model'
         ? `${config.ways}-way sequences`
         : `${config.ways}-way ${config.shots}-shot`;
-    return `Test accuracy over ${test.count} episodes (${shape}): ${(100 * test.mean).toFixed(2)} ± ${(100 * test.ci95).toFixed(2)}%`;
+    return `Test accuracy over ${plural(test.count, 'episode')} (${shape}): ${formatMeanInterval(test, 2, 100, '%')}`;
   }
-  return `Test query MSE over ${test.count} tasks (K = ${config.shots}): ${test.mean.toFixed(4)} ± ${test.ci95.toFixed(4)}`;
+  return `Test query MSE over ${plural(test.count, 'task')} (K = ${config.shots}): ${formatMeanInterval(test, 4)}`;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }

@@ -16,8 +16,8 @@ const NO_ADAPTER_HELP =
   'metagrad found no WebGPU adapter. It needs a GPU driver with Vulkan, Metal or D3D12. ' +
   'On Linux without a GPU, install Mesa lavapipe 23 or newer: on Debian 12 that is ' +
   '`apt-get install -t bookworm-backports libvulkan1 mesa-vulkan-drivers` after adding ' +
-  'bookworm-backports to the apt sources (bookworm’s own Mesa 22.3 lacks features Dawn requires), ' +
-  'and XDG_RUNTIME_DIR must be set. In a browser, use one with WebGPU enabled ' +
+  'bookworm-backports to the apt sources (bookworm’s own Mesa 22.3 lacks features Dawn requires). ' +
+  'In a browser, use one with WebGPU enabled ' +
   '(Chrome or Edge 113+, Safari 26+, or Firefox 141+ on Windows).';
 
 function isNode(): boolean {

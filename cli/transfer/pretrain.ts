@@ -203,13 +203,16 @@ async function evaluateBackbone(
     config.episodes as number,
     config.seed as number,
   );
-  return {
+  const scores: Record<string, number> = {
     linear_probe: await linearProbe(trainSet, testSet, 10, { seed: config.seed as number }),
     knn: await knnAccuracy(trainSet, testSet, 10, 20),
     few_shot_5way_5shot: episodes.mean,
-    few_shot_ci95: episodes.ci95,
     [`${name}_feature_dim`]: train.dim,
   };
+  // A stage record contains numbers only, so an undefined interval (one episode) is left out here
+  // and written as null in result.json by runPretrain.
+  if (episodes.ci95 !== null) scores.few_shot_ci95 = episodes.ci95;
+  return scores;
 }
 
 export async function runPretrain(
@@ -284,5 +287,11 @@ export async function runPretrain(
     );
     await run.finishStage(stage, evaluated[name]);
   }
-  return { command: 'pretrain', method, ...evaluated };
+  const results = Object.fromEntries(
+    Object.entries(evaluated).map(([name, scores]) => [
+      name,
+      { ...scores, few_shot_ci95: scores.few_shot_ci95 ?? null },
+    ]),
+  );
+  return { command: 'pretrain', method, ...results };
 }

@@ -95,10 +95,12 @@ function buildPads(): void {
 function renderCaptions(): void {
   captions.forEach((caption, i) => (caption.textContent = t('class', { index: i + 1 })));
   queryCaption.textContent = t('query');
-  const { test_accuracy, test_accuracy_ci95, test_episodes, ways, shots } = trainedResult;
+  const { test_accuracy, test_episodes, ways, shots } = trainedResult;
+  // result.json records null for the interval of a single test episode.
+  const ci95 = trainedResult.test_accuracy_ci95 as number | null;
   modelText.textContent = t('model', {
     accuracy: (100 * test_accuracy).toFixed(1),
-    ci: (100 * test_accuracy_ci95).toFixed(1),
+    ci: ci95 === null ? 'n/a' : (100 * ci95).toFixed(1),
     episodes: test_episodes,
     ways,
     shots,

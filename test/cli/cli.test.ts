@@ -118,6 +118,17 @@ describe('metagrad train and eval', () => {
     );
     const unchanged = JSON.parse(await readFile(join(out, 'result.json'), 'utf8'));
     expect(unchanged).toEqual(again);
+
+    // One test task has no sample std, so the 95% interval is undefined rather than 0.
+    const single = run(['eval', out, '--episodes', '1']);
+    expect(single.status, single.stderr).toBe(0);
+    expect(single.stdout).toMatch(
+      /Test query MSE over 1 task \(K = 10\): \d+\.\d{4} \(n = 1, no interval\)/,
+    );
+    const singleResult = JSON.parse(await readFile(join(out, 'result.json'), 'utf8'));
+    expect(singleResult.test_episodes).toBe(1);
+    expect(singleResult.test_mse).toBeGreaterThan(0);
+    expect(singleResult.test_mse_ci95).toBeNull();
   });
 });
 

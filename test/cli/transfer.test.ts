@@ -204,6 +204,7 @@ describe('metagrad transfer', () => {
     for (const name of ['moco', 'random', 'supervised']) {
       expect(pretrained[name].knn).toBeGreaterThan(0);
       expect(pretrained[name].linear_probe).toBeGreaterThan(0);
+      expect(pretrained[name].few_shot_ci95).toBeGreaterThanOrEqual(0);
     }
   });
 
