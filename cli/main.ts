@@ -138,6 +138,21 @@ function episodeCount(option: string, value: string): number {
   return count;
 }
 
+// Maximum inner steps per task. MAML (Finn et al. 2017) adapts with 1 to 10 steps and
+// Reptile (Nichol et al. 2018) evaluates with 50, while second-order MAML keeps
+// every step's activations on the tape, so memory grows with the step count.
+const MAX_INNER_STEPS = 1000;
+
+/** Parses --inner-steps or --test-inner-steps, which must lie in 1..MAX_INNER_STEPS. */
+function innerStepCount(option: string, value: string): number {
+  const count = parseNumber(option, value, 'integer', 1);
+  if (count > MAX_INNER_STEPS)
+    throw new UsageError(
+      `${option} ${value} is too large; use at most ${MAX_INNER_STEPS} (MAML uses 1 to 10 inner steps, Reptile 50 at test time).`,
+    );
+  return count;
+}
+
 /** Largest --image-size accepted for the image sets. */
 const MAX_IMAGE_SIZE = 256;
 
@@ -190,12 +205,17 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
     ways: dataset === 'sine' ? 1 : ways,
     shots: int('--shots', flags.shots, base.shots),
     queries: int('--queries', flags.queries, base.queries),
-    innerSteps: int('--inner-steps', flags.innerSteps, base.innerSteps),
-    testInnerSteps: int(
-      '--test-inner-steps',
-      flags.testInnerSteps,
-      Math.max(base.testInnerSteps, flags.innerSteps === undefined ? 0 : Number(flags.innerSteps)),
-    ),
+    innerSteps:
+      flags.innerSteps === undefined
+        ? base.innerSteps
+        : innerStepCount('--inner-steps', flags.innerSteps),
+    testInnerSteps:
+      flags.testInnerSteps === undefined
+        ? Math.max(
+            base.testInnerSteps,
+            flags.innerSteps === undefined ? 0 : Number(flags.innerSteps),
+          )
+        : innerStepCount('--test-inner-steps', flags.testInnerSteps),
     innerLr: num('--inner-lr', flags.innerLr, base.innerLr),
     metaLr: num('--meta-lr', flags.metaLr, base.metaLr),
     metaBatch: int('--meta-batch', flags.metaBatch, base.metaBatch),

@@ -153,6 +153,34 @@ export function tidy<T>(fn: () => T): T {
     );
   }
 
+  return keepResult(scope, result);
+}
+
+/**
+ * `tidy` for an async function, for loops that must let the event loop turn
+ * (yieldEventLoop) while a graph is alive. Every tensor created before `fn`
+ * settles joins this scope, also one created by other code that runs during its
+ * awaits, so run nothing else that creates tensors meanwhile.
+ */
+export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
+  const scope = new Set<Tracked>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = await fn();
+  } catch (error) {
+    for (const tensor of scope) if (!tensor.isDisposed) tensor.dispose();
+    throw error;
+  } finally {
+    // Another tidyAsync may have started during fn's awaits, so find this scope by identity.
+    scopes.splice(scopes.lastIndexOf(scope), 1);
+  }
+  return keepResult(scope, result);
+}
+
+// Disposes the tensors of a finished scope except those reachable from its result,
+// which move to the enclosing scope.
+function keepResult<T>(scope: Set<Tracked>, result: T): T {
   const kept = new Set<Tracked>();
   collectTensors(result, kept);
   const parent = scopes[scopes.length - 1];
