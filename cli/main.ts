@@ -153,6 +153,12 @@ function innerStepCount(option: string, value: string): number {
   return count;
 }
 
+// Maximum tasks per meta-update. MAML (Finn et al. 2017) uses 4 to 32. Every task of a meta-batch
+// is sampled and uploaded before the step, and a 20-way 5-shot Omniglot task with
+// 15 queries is 1.25 MB of floats (an 84x84 image-set task 8.5 MB), so 1024 tasks
+// take from 1.3 GB to 8.7 GB of host memory.
+const MAX_META_BATCH = 1024;
+
 /** Largest --image-size accepted for the image sets. */
 const MAX_IMAGE_SIZE = 256;
 
@@ -255,6 +261,10 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
       );
   } else if (flags.imageSize !== undefined)
     config.imageSize = int('--image-size', flags.imageSize, 28, 1);
+  if (config.metaBatch > MAX_META_BATCH)
+    throw new UsageError(
+      `--meta-batch ${flags.metaBatch} is too large; use at most ${MAX_META_BATCH} tasks (MAML uses 4 to 32).`,
+    );
   config.logInterval = Math.min(config.logInterval, config.iterations);
   config.evalInterval = Math.min(config.evalInterval, config.iterations);
   config.out = resolve(
