@@ -113,7 +113,21 @@ export async function makeSource(
 }
 
 export function learnerFor(config: TrainConfig, source: TaskSource): { learner: MetaLearner } {
-  return { learner: algorithmSpec(config.algorithm).build(config, source) };
+  const spec = algorithmSpec(config.algorithm);
+  try {
+    return { learner: spec.build(config, source) };
+  } catch (error) {
+    if (!(error instanceof mg.StorageLimitError)) throw error;
+    // A parameter or state tensor of the new model does not fit one GPU binding.
+    const settings = (spec.sizeFlags ?? ['--hidden']).map((flag) => {
+      const key = flag.slice(2).replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+      const value = key === 'hidden' ? config.hidden : config.options?.[key];
+      return value === undefined ? flag : `${flag} ${String(value)}`;
+    });
+    throw new UsageError(
+      `the model at ${settings.join(', ')} needs a tensor of ${error.bytes} bytes, more than the GPU's largest storage binding (${error.limit} bytes); use smaller values.`,
+    );
+  }
 }
 
 /** A test summary with the learner's further scores (EvalResult.metrics), each summarized over the tasks. */

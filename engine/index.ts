@@ -20,6 +20,8 @@ export {
   type Node,
 } from './autograd';
 export {
+  StorageLimitError,
+  maxTensorBytes,
   tidy,
   tidyAsync,
   keep,

@@ -43,6 +43,27 @@ function bucketSize(bytes: number): number {
   return Math.ceil(size / step) * step;
 }
 
+/** A tensor larger than the device's maxStorageBufferBindingSize, which no kernel could bind. */
+export class StorageLimitError extends Error {
+  override name = 'StorageLimitError';
+
+  constructor(
+    label: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(
+      `${label}: a tensor of ${bytes} bytes exceeds the device's largest storage binding ` +
+        `(${limit} bytes); split the computation into smaller tensors.`,
+    );
+  }
+}
+
+/** Returns the largest tensor, in bytes, that the device can bind (maxStorageBufferBindingSize). */
+export function maxTensorBytes(): number {
+  return gpuDevice().limits.maxStorageBufferBindingSize;
+}
+
 /** Takes a buffer of at least `bytes` bytes from the pool, or creates one. */
 export function allocStorage(bytes: number, label: string): Storage {
   const size = bucketSize(bytes);
@@ -53,10 +74,7 @@ export function allocStorage(bytes: number, label: string): Storage {
   } else {
     const device = gpuDevice();
     if (size > device.limits.maxStorageBufferBindingSize) {
-      throw new Error(
-        `${label}: a tensor of ${bytes} bytes exceeds the device's largest storage binding ` +
-          `(${device.limits.maxStorageBufferBindingSize} bytes); split the computation into smaller tensors.`,
-      );
+      throw new StorageLimitError(label, bytes, device.limits.maxStorageBufferBindingSize);
     }
     buffer = device.createBuffer({ label, size, usage: USAGE });
     allocatedBytes += size;
