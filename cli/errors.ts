@@ -49,3 +49,15 @@ export function checkPathOptions(flags: Record<string, unknown>, names: readonly
       throw new UsageError(`${name} is empty; give a path.`);
   }
 }
+
+// Maximum --shots and --queries on sine, points per task. MAML uses K = 5 to 10
+// support points, and 10,000 points of a 1,024-task meta-batch are 41 MB per array.
+const MAX_SINE_POINTS = 10_000;
+
+/** Rejects a sine --shots or --queries above MAX_SINE_POINTS. */
+export function checkSinePoints(option: string, points: number): void {
+  if (points > MAX_SINE_POINTS)
+    throw new UsageError(
+      `${option} ${points} is too large for --dataset sine; use at most ${MAX_SINE_POINTS} points per task (MAML uses 5 to 10).`,
+    );
+}

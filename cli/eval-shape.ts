@@ -2,7 +2,7 @@
 // and --queries given on the command line where the learner allows them.
 
 import { algorithmSpec } from './algorithms/index';
-import { UsageError, parseNumber } from './errors';
+import { UsageError, checkSinePoints, parseNumber } from './errors';
 import type { TrainConfig } from './train';
 
 // A type alias, not an interface, so that it fits checkPathOptions' Record parameter.
@@ -43,6 +43,10 @@ export function evalConfig(config: TrainConfig, flags: EvalShapeFlags): TrainCon
   if (flags.shots !== undefined) shape.shots = parseNumber('--shots', flags.shots, 'integer', 1);
   if (flags.queries !== undefined)
     shape.queries = parseNumber('--queries', flags.queries, 'integer', 1);
+  if (config.dataset === 'sine') {
+    checkSinePoints('--shots', shape.shots);
+    checkSinePoints('--queries', shape.queries);
+  }
   return { ...config, ...shape };
 }
 

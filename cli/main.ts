@@ -10,7 +10,7 @@ import { algorithmNames, algorithmOptions, algorithmSpec, ALGORITHMS } from './a
 import { downloadFile, omniglotFiles } from '../data/download';
 import { EpisodeShapeError } from '../data/episodes';
 import { defaultDataDir, OmniglotDataError } from '../data/omniglot';
-import { UsageError, checkPathOptions, parseChoice, parseNumber } from './errors';
+import { UsageError, checkPathOptions, checkSinePoints, parseChoice, parseNumber } from './errors';
 import {
   evaluateTasks,
   formatResult,
@@ -261,6 +261,10 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
       );
   } else if (flags.imageSize !== undefined)
     config.imageSize = int('--image-size', flags.imageSize, 28, 1);
+  if (dataset === 'sine') {
+    checkSinePoints('--shots', config.shots);
+    checkSinePoints('--queries', config.queries);
+  }
   if (config.metaBatch > MAX_META_BATCH)
     throw new UsageError(
       `--meta-batch ${flags.metaBatch} is too large; use at most ${MAX_META_BATCH} tasks (MAML uses 4 to 32).`,
@@ -555,6 +559,7 @@ export function program(): Command {
       ) => {
         checkPathOptions(flags, ['--out']);
         const shots = parseNumber('--shots', flags.shots, 'integer', 1);
+        checkSinePoints('--shots', shots);
         const plotTasks = parseNumber('--plot-tasks', flags.plotTasks, 'integer', 1);
         const timingTasks = parseNumber('--timing-tasks', flags.timingTasks, 'integer', 1);
         const seed = parseNumber('--seed', flags.seed, 'integer', 0);

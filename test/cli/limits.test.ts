@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,34 @@ beforeAll(async () => {
   const build = spawnSync('npx', ['vite', 'build', '--logLevel', 'error'], { encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`vite build failed:\n${build.stderr}`);
   work = await mkdtemp(join(tmpdir(), 'mg-limits-'));
+  // A sine run's config.json, enough for the checks that `eval` makes before loading the model.
+  await mkdir(join(work, 'sine-run'));
+  await writeFile(
+    join(work, 'sine-run', 'config.json'),
+    JSON.stringify({
+      algorithm: 'maml',
+      dataset: 'sine',
+      ways: 1,
+      shots: 10,
+      queries: 10,
+      innerSteps: 1,
+      testInnerSteps: 10,
+      innerLr: 0.01,
+      metaLr: 0.001,
+      metaBatch: 25,
+      iterations: 10,
+      seed: 0,
+      dataDir: '/nonexistent',
+      split: 'vinyals',
+      hidden: 40,
+      logInterval: 10,
+      evalInterval: 10,
+      valEpisodes: 2,
+      testEpisodes: 2,
+      out: '',
+      options: {},
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -68,6 +96,16 @@ describe('train limits', () => {
       ['train', 'mann', ...omniglot, '--memory-slots', '1e9'],
       /^error: --memory-slots 1000000000 with --memory-size 40 and --meta-batch 16 needs a memory tensor of \d+ bytes/,
     ],
+    [
+      'shots on sine',
+      ['train', 'maml', '--shots', '1e9'],
+      /^error: --shots 1000000000 is too large for --dataset sine; use at most 10000 points per task/,
+    ],
+    [
+      'queries on sine',
+      ['train', 'cnp', '--queries', '10001'],
+      /^error: --queries 10001 is too large for --dataset sine; use at most 10000 points per task/,
+    ],
   ];
 
   it.each(cases)('rejects %s', (_name, args, message) => {
@@ -76,5 +114,22 @@ describe('train limits', () => {
     expect(result.errors[0]).toMatch(message);
     expect(result.status).toBe(2);
     expect(existsSync(join(work, 'run'))).toBe(false);
+  });
+});
+
+describe('eval limits', () => {
+  const cases: [string, string[], RegExp][] = [
+    [
+      'shots on a sine run',
+      ['eval', 'sine-run', '--shots', '20000'],
+      /^error: --shots 20000 is too large for --dataset sine; use at most 10000 points per task/,
+    ],
+  ];
+
+  it.each(cases)('rejects %s', (_name, args, message) => {
+    const result = run(args);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toMatch(message);
+    expect(result.status).toBe(2);
   });
 });
