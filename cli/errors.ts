@@ -1,5 +1,8 @@
 // Errors that the command reports as one line and exit code 2, with no stack trace.
 
+import { existsSync, mkdirSync, rmdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+
 export class UsageError extends Error {
   override name = 'UsageError';
 }
@@ -60,4 +63,41 @@ export function checkSinePoints(option: string, points: number): void {
     throw new UsageError(
       `${option} ${points} is too large for --dataset sine; use at most ${MAX_SINE_POINTS} points per task (MAML uses 5 to 10).`,
     );
+}
+
+/**
+ * Checks that the folder `dir` (an absolute path) exists or can be created, by
+ * creating it and removing again the folders that this call created.
+ */
+export function checkOutputFolder(option: string, dir: string): void {
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory())
+      throw new UsageError(`${option} ${dir} is a file; give a folder.`);
+    return;
+  }
+  // Node 20.20's recursive mkdir never returns for /proc/x/y on Linux, so the
+  // missing folders are made one at a time, from the nearest existing ancestor down.
+  const missing: string[] = [];
+  for (let folder = dir; !existsSync(folder); folder = dirname(folder)) missing.unshift(folder);
+  const created: string[] = [];
+  try {
+    for (const folder of missing) {
+      mkdirSync(folder);
+      created.unshift(folder);
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    const reasons: Record<string, string> = {
+      ENOTDIR: 'a part of the path is a file, not a folder',
+      EACCES: 'permission was denied',
+      EROFS: 'the file system is read-only',
+      ENOENT: 'the parent folder does not accept new folders',
+    };
+    throw new UsageError(
+      `${option} ${dir} cannot be created (${reasons[code] ?? code}); choose another ${option}.`,
+    );
+  } finally {
+    // The run folder itself is made later, once the data and the model accept the settings.
+    for (const folder of created) rmdirSync(folder);
+  }
 }

@@ -10,7 +10,14 @@ import { algorithmNames, algorithmOptions, algorithmSpec, ALGORITHMS } from './a
 import { downloadFile, omniglotFiles } from '../data/download';
 import { EpisodeShapeError } from '../data/episodes';
 import { defaultDataDir, OmniglotDataError } from '../data/omniglot';
-import { UsageError, checkPathOptions, checkSinePoints, parseChoice, parseNumber } from './errors';
+import {
+  UsageError,
+  checkOutputFolder,
+  checkPathOptions,
+  checkSinePoints,
+  parseChoice,
+  parseNumber,
+} from './errors';
 import {
   evaluateTasks,
   formatResult,
@@ -479,15 +486,16 @@ export function program(): Command {
     }
     // The flags are checked before the GPU starts, so a mistyped command fails at once.
     const config = buildConfig(algorithm, flags);
-    await mg.init();
     if (existsSync(config.out) && !statSync(config.out).isDirectory()) {
       throw new UsageError(`--out ${config.out} is a file; give a folder for the run.`);
     }
+    checkOutputFolder('--out', config.out);
     if (existsSync(join(config.out, 'config.json'))) {
       throw new UsageError(
         `--out ${config.out} already holds a run; continue it with \`metagrad train ${config.algorithm} --resume ${config.out}\`, or choose another --out.`,
       );
     }
+    await mg.init();
     outcome = await train(config, {
       resume: false,
       progress: flags.progress,
@@ -593,6 +601,7 @@ export function program(): Command {
       if (existsSync(out) && !statSync(out).isDirectory()) {
         throw new UsageError(`--out ${out} is a file; give a folder for the figure and numbers.`);
       }
+      checkOutputFolder('--out', out);
       await mg.init();
       await runStart({
         out: resolve(flags.out),

@@ -133,3 +133,25 @@ describe('eval limits', () => {
     expect(result.status).toBe(2);
   });
 });
+
+describe('output folder', () => {
+  it.each([
+    ['under a file', '/dev/null/x', /a part of the path is a file, not a folder/],
+    ['under /proc', '/proc/metagrad-none/run', /the parent folder does not accept new folders/],
+  ])('rejects --out %s before the GPU starts', (_name, out, reason) => {
+    const result = run(['train', 'maml', '--out', out]);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toMatch(`error: --out ${out} cannot be created (`);
+    expect(result.errors[0]).toMatch(reason);
+    expect(result.status).toBe(2);
+    // Dawn prints its "Warning:" lines about device limits when the GPU starts.
+    expect(result.stderr).not.toMatch(/Warning:/);
+  });
+
+  it('leaves no folders behind', () => {
+    const out = join(work, 'new', 'deeper', 'run');
+    const result = run(['train', 'maml', '--meta-batch', '2000', '--out', out]);
+    expect(result.status).toBe(2);
+    expect(existsSync(join(work, 'new'))).toBe(false);
+  });
+});
