@@ -478,10 +478,16 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
   const test = await evaluateTasks(learner, source, 'test', config.testEpisodes, config.seed);
   await writeResult(out, config, source, test, state.best);
   log(formatResult(source, test, config));
-  if (!Number.isFinite(test.mean))
+  if (!Number.isFinite(test.mean)) {
+    // Either rate can cause it. A learner with an inner loop takes both.
+    const rates =
+      algorithmSpec(config.algorithm).family === 'optimization'
+        ? `a smaller --inner-lr or --meta-lr (this run used --inner-lr ${config.innerLr} and --meta-lr ${config.metaLr})`
+        : `a smaller --meta-lr (this run used ${config.metaLr})`;
     log(
-      `Warning: the model diverged: its test ${score} is not a number, so result.json records null. Train again with a smaller --meta-lr (this run used ${config.metaLr}).`,
+      `Warning: the model diverged: its test ${score} is not a number, so result.json records null. Train again with ${rates}.`,
     );
+  }
   return 'finished';
 }
 

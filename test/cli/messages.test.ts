@@ -1,0 +1,56 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// The wording of the CLI's warnings and errors: each names the options that apply.
+let work: string;
+const cli = join(process.cwd(), 'dist', 'cli.js');
+
+beforeAll(async () => {
+  const build = spawnSync('npx', ['vite', 'build', '--logLevel', 'error'], { encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`vite build failed:\n${build.stderr}`);
+  work = await mkdtemp(join(tmpdir(), 'mg-messages-'));
+});
+
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+/** Runs the built CLI; `errors` is stderr less Dawn's "Warning:" lines about device limits. */
+function run(args: string[], env: Record<string, string> = {}) {
+  const result = spawnSync('node', [cli, ...args], {
+    encoding: 'utf8',
+    cwd: work,
+    env: { ...process.env, ...env },
+  });
+  const errors = result.stderr
+    .split('\n')
+    .filter((line) => line.trim() !== '' && !line.startsWith('Warning: maxDynamic'));
+  return { ...result, errors };
+}
+
+const tinySine = [
+  '--hidden',
+  '8',
+  '--meta-batch',
+  '1',
+  '--iterations',
+  '1',
+  '--val-episodes',
+  '1',
+  '--test-episodes',
+  '1',
+  '--no-progress',
+];
+
+describe('divergence warning', () => {
+  it('names the inner and meta rates', () => {
+    const result = run(['train', 'maml', '--inner-lr', '1e300', ...tinySine, '--out', 'diverged']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(
+      'Train again with a smaller --inner-lr or --meta-lr (this run used --inner-lr 1e+300 and --meta-lr 0.001).',
+    );
+  });
+});
