@@ -36,7 +36,13 @@ import { runCompare } from './compare';
 import { parseRunConfig } from './run-config';
 import { describeEvalShape, evalConfig, type EvalShapeFlags } from './eval-shape';
 import { registerTransfer } from './transfer/index';
-import { IMAGE_SET_INFO, IMAGE_SETS, checkImageSetDir, isImageSet } from './image-sets';
+import {
+  IMAGE_SET_INFO,
+  IMAGE_SETS,
+  checkImageSetDir,
+  describeDataDir,
+  isImageSet,
+} from './image-sets';
 import type { SharedDefaults } from './algorithms/index';
 
 const DATASETS: readonly DatasetName[] = ['sine', 'omniglot', ...IMAGE_SETS];
@@ -285,10 +291,11 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
         `${algorithm}-${dataset}${dataset === 'sine' ? '' : `-${config.ways}w${config.shots}s`}-seed${config.seed}`,
       ),
   );
-  if (isImageSet(dataset)) checkImageSetDir(dataset, config.dataDir);
+  const dataOrigin = describeDataDir(flags.dataDir, config.dataDir);
+  if (isImageSet(dataset)) checkImageSetDir(dataset, config.dataDir, dataOrigin);
   if (dataset === 'omniglot' && !existsSync(config.dataDir)) {
     throw new UsageError(
-      `--data-dir ${config.dataDir} does not exist; download Omniglot with \`metagrad data omniglot --data-dir ${config.dataDir}\` or point --data-dir at it.`,
+      `${dataOrigin} does not exist; download Omniglot with \`metagrad data omniglot --data-dir ${config.dataDir}\` or point --data-dir or METAGRAD_DATA at it.`,
     );
   }
   return config;

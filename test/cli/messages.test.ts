@@ -54,3 +54,26 @@ describe('divergence warning', () => {
     );
   });
 });
+
+describe('data folder messages', () => {
+  it('names METAGRAD_DATA when no --data-dir is given', () => {
+    const result = run(['train', 'maml', '--dataset', 'omniglot', '--out', 'env-data'], {
+      METAGRAD_DATA: '/nonexistent/metagrad-data',
+    });
+    expect(result.status).toBe(2);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toMatch(
+      /^error: the data folder \/nonexistent\/metagrad-data \(from METAGRAD_DATA=\/nonexistent\/metagrad-data\) does not exist/,
+    );
+    expect(result.errors[0]).not.toMatch(/^error: --data-dir/);
+  });
+
+  it('names --data-dir when it is given', () => {
+    const result = run(
+      ['train', 'maml', '--dataset', 'omniglot', '--data-dir', '/nonexistent/flag', '--out', 'x'],
+      { METAGRAD_DATA: '/nonexistent/metagrad-data' },
+    );
+    expect(result.status).toBe(2);
+    expect(result.errors[0]).toMatch(/^error: --data-dir \/nonexistent\/flag does not exist/);
+  });
+});
