@@ -99,6 +99,7 @@ export function describeDataDir(flag: string | undefined, dir: string): string {
 export async function imageSetSource(
   config: TrainConfig,
   log: (line: string) => void,
+  testOnly = false,
 ): Promise<TaskSource> {
   const dataset = config.dataset as ImageSetName;
   const info = IMAGE_SET_INFO[dataset];
@@ -128,5 +129,6 @@ export async function imageSetSource(
     splits,
     { ways: config.ways, shots: config.shots, queries: config.queries },
     typeof trainWays === 'number' ? trainWays : 0,
+    testOnly,
   );
 }

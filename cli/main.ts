@@ -545,7 +545,7 @@ export function program(): Command {
         const shapeLine = describeEvalShape(trained, config);
         if (shapeLine) console.log(shapeLine);
         await mg.init();
-        const source = await makeSource(config, (line) => console.log(line));
+        const source = await makeSource(config, (line) => console.log(line), true);
         const { learner } = learnerFor(config, source);
         const state = await loadCheckpoint(config.out, 'model', learner, false, config.algorithm);
         if (flags.lake)

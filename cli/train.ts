@@ -90,13 +90,15 @@ export function better(
   return kind === 'classification' ? score > best : score < best;
 }
 
+/** Builds the task source of `config`; `testOnly` checks only the test split's episode shape (for eval). */
 export async function makeSource(
   config: TrainConfig,
   log: (line: string) => void,
+  testOnly = false,
 ): Promise<TaskSource> {
   if (config.dataset === 'sine')
     return sineSource({ shots: config.shots, queries: config.queries });
-  if (isImageSet(config.dataset)) return imageSetSource(config, log);
+  if (isImageSet(config.dataset)) return imageSetSource(config, log, testOnly);
   const onProgress = decodeProgress(log, () => 'Decoding Omniglot (cached for later runs)');
   const custom = algorithmSpec(config.algorithm).source;
   if (custom) return custom(config, onProgress);
@@ -107,6 +109,7 @@ export async function makeSource(
     shots: config.shots,
     queries: config.queries,
     trainWays: typeof config.options?.trainWays === 'number' ? config.options.trainWays : undefined,
+    testOnly,
     onProgress,
   });
   return source;

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OMNIGLOT_DIR } from '../data/paths';
 
 // The wording of the CLI's warnings and errors: each names the options that apply.
 let work: string;
@@ -12,6 +13,34 @@ beforeAll(async () => {
   const build = spawnSync('npx', ['vite', 'build', '--logLevel', 'error'], { encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`vite build failed:\n${build.stderr}`);
   work = await mkdtemp(join(tmpdir(), 'mg-messages-'));
+  // An Omniglot run's config.json, enough for the checks that `eval` makes before loading the model.
+  await mkdir(join(work, 'omniglot-run'));
+  await writeFile(
+    join(work, 'omniglot-run', 'config.json'),
+    JSON.stringify({
+      algorithm: 'maml',
+      dataset: 'omniglot',
+      ways: 5,
+      shots: 1,
+      queries: 15,
+      innerSteps: 1,
+      testInnerSteps: 3,
+      innerLr: 0.4,
+      metaLr: 0.001,
+      metaBatch: 32,
+      iterations: 10,
+      seed: 0,
+      dataDir: OMNIGLOT_DIR,
+      split: 'vinyals',
+      hidden: 8,
+      logInterval: 10,
+      evalInterval: 10,
+      valEpisodes: 2,
+      testEpisodes: 2,
+      out: '',
+      options: {},
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -75,5 +104,16 @@ describe('data folder messages', () => {
     );
     expect(result.status).toBe(2);
     expect(result.errors[0]).toMatch(/^error: --data-dir \/nonexistent\/flag does not exist/);
+  });
+});
+
+describe('eval episode shape', () => {
+  it('names the test split it evaluates', () => {
+    const result = run(['eval', 'omniglot-run', '--shots', '30']);
+    expect(result.status).toBe(2);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toMatch(
+      /^error: --shots 30 plus --queries 15 is more than the 20 images of the smallest class in the test split/,
+    );
   });
 });
