@@ -7,22 +7,37 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** Parses a number option, rejecting anything that is not a finite number (or not an integer when asked). */
+// A number written in decimal: digits with an optional point and exponent. Number()
+// also reads hexadecimal (0x5), binary (0b101) and octal (0o7) forms, which options reject.
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/** Parses a decimal number option, rejecting infinite values, and non-integers or integers past 2^53 when `kind` is 'integer'. */
 export function parseNumber(
   option: string,
   value: string,
   kind: 'integer' | 'number',
   min?: number,
 ): number {
-  const parsed = Number(value);
-  if (
-    value.trim() === '' ||
-    !Number.isFinite(parsed) ||
-    (kind === 'integer' && !Number.isSafeInteger(parsed))
-  ) {
+  const text = value.trim();
+  const what = kind === 'integer' ? 'an integer' : 'a number';
+  if (/^[+-]?infinity$/i.test(text))
+    throw new UsageError(`${option} ${value} is not finite; give a finite ${kind}.`);
+  if (!DECIMAL.test(text))
     throw new UsageError(
-      `${option} ${JSON.stringify(value)} is not ${kind === 'integer' ? 'an integer' : 'a number'}.`,
+      `${option} ${JSON.stringify(value)} is not ${what}; write it in decimal digits, such as ${kind === 'integer' ? '5' : '5 or 0.01'}.`,
     );
+  const parsed = Number(text);
+  const lowest = min ?? -Number.MAX_SAFE_INTEGER;
+  if (kind === 'integer') {
+    if (!Number.isInteger(parsed) && Number.isFinite(parsed))
+      throw new UsageError(`${option} ${value} is not an integer.`);
+    // Past 2^53 a double no longer holds every integer, so the value would change silently.
+    if (!Number.isSafeInteger(parsed))
+      throw new UsageError(
+        `${option} ${value} is too ${parsed > 0 ? 'large' : 'small'}; use an integer from ${lowest} to ${Number.MAX_SAFE_INTEGER}.`,
+      );
+  } else if (!Number.isFinite(parsed)) {
+    throw new UsageError(`${option} ${value} is too large to be finite; give a finite number.`);
   }
   if (min !== undefined && parsed < min)
     throw new UsageError(`${option} ${value} is too small; use at least ${min}.`);

@@ -255,7 +255,7 @@ describe('metagrad input errors', () => {
     [
       'unsafe integer',
       ['train', 'maml', '--iterations', '1e99'],
-      /--iterations "1e99" is not an integer/,
+      /--iterations 1e99 is too large; use an integer from 1 to 9007199254740991/,
     ],
     [
       'invalid base URL',

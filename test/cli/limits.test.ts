@@ -155,3 +155,44 @@ describe('output folder', () => {
     expect(existsSync(join(work, 'new'))).toBe(false);
   });
 });
+
+describe('number options', () => {
+  const cases: [string, string[], string][] = [
+    [
+      'infinite rate',
+      ['--meta-lr', 'Infinity'],
+      'error: --meta-lr Infinity is not finite; give a finite number.',
+    ],
+    [
+      'overflowing rate',
+      ['--inner-lr', '1e999'],
+      'error: --inner-lr 1e999 is too large to be finite; give a finite number.',
+    ],
+    [
+      'huge seed',
+      ['--seed', '1e20'],
+      'error: --seed 1e20 is too large; use an integer from 0 to 9007199254740991.',
+    ],
+    [
+      'hexadecimal ways',
+      ['--ways', '0x5'],
+      'error: --ways "0x5" is not an integer; write it in decimal digits, such as 5.',
+    ],
+    [
+      'binary rate',
+      ['--meta-lr', '0b1'],
+      'error: --meta-lr "0b1" is not a number; write it in decimal digits, such as 5 or 0.01.',
+    ],
+    [
+      'fractional iterations',
+      ['--iterations', '1.5'],
+      'error: --iterations 1.5 is not an integer.',
+    ],
+  ];
+
+  it.each(cases)('rejects %s', (_name, args, message) => {
+    const result = run(['train', 'maml', ...omniglot, ...args, '--out', 'run']);
+    expect(result.errors).toEqual([message]);
+    expect(result.status).toBe(2);
+  });
+});
