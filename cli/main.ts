@@ -321,7 +321,12 @@ function parseAlgorithmOptions(
     else if (option.type === 'boolean') parsed[option.key] = value === true;
     else if (option.type === 'choice')
       parsed[option.key] = parseChoice(name, String(value), option.choices ?? []);
-    else parsed[option.key] = parseNumber(name, String(value), option.type, option.min);
+    else {
+      const number = parseNumber(name, String(value), option.type, option.min);
+      if (option.positive && !(number > 0))
+        throw new UsageError(`${name} ${String(value)} must be positive; use a value above 0.`);
+      parsed[option.key] = number;
+    }
   }
   return parsed;
 }

@@ -72,7 +72,7 @@ const OPTIONS: Record<MetricAlgorithm, AlgorithmOption[]> = {
       key: 'margin',
       description: 'contrastive loss: distance beyond which different-class pairs cost nothing',
       type: 'number',
-      min: 0,
+      positive: true,
       default: 1,
     },
   ],
@@ -107,7 +107,7 @@ export const metricAlgorithms: AlgorithmSpec[] = METRIC_ALGORITHMS.map((name) =>
   build(config, source) {
     const margin = config.options?.margin;
     if (typeof margin === 'number' && !(margin > 0))
-      throw new UsageError(`--margin ${margin} is invalid; use a positive distance.`);
+      throw new UsageError(`--margin ${margin} must be positive; use a value above 0.`);
     const [channels, size] = source.inputShape;
     return createMetricLearner(name, {
       inChannels: channels,

@@ -19,6 +19,8 @@ export interface AlgorithmOption {
   readonly choices?: readonly string[];
   /** Smallest accepted value of an integer or number option. */
   readonly min?: number;
+  /** True when the value must be above 0 (exclusive, unlike `min`). */
+  readonly positive?: boolean;
   readonly default: number | string | boolean;
 }
 

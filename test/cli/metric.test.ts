@@ -198,7 +198,16 @@ describe('metric CLI input errors', () => {
       ['train', 'siamese', ...omniglot, '--pair-loss', 'hinge'],
       /--pair-loss "hinge" is not supported; use one of: bce, contrastive/,
     ],
-    ['zero margin', ['train', 'siamese', ...omniglot, '--margin', '0'], /--margin 0 is invalid/],
+    [
+      'zero margin',
+      ['train', 'siamese', ...omniglot, '--margin', '0'],
+      /error: --margin 0 must be positive; use a value above 0\./,
+    ],
+    [
+      'negative margin',
+      ['train', 'siamese', ...omniglot, '--margin', '-1'],
+      /error: --margin -1 must be positive; use a value above 0\./,
+    ],
     [
       'sine dataset',
       ['train', 'relationnet', '--dataset', 'sine'],
