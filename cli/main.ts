@@ -44,6 +44,7 @@ import {
   isImageSet,
 } from './image-sets';
 import type { SharedDefaults } from './algorithms/index';
+import { commandName } from './invocation';
 
 const DATASETS: readonly DatasetName[] = ['sine', 'omniglot', ...IMAGE_SETS];
 
@@ -295,7 +296,7 @@ function buildConfig(algorithmName: string, flags: TrainFlags): TrainConfig {
   if (isImageSet(dataset)) checkImageSetDir(dataset, config.dataDir, dataOrigin);
   if (dataset === 'omniglot' && !existsSync(config.dataDir)) {
     throw new UsageError(
-      `${dataOrigin} does not exist; download Omniglot with \`metagrad data omniglot --data-dir ${config.dataDir}\` or point --data-dir or METAGRAD_DATA at it.`,
+      `${dataOrigin} does not exist; download Omniglot with \`${commandName()} data omniglot --data-dir ${config.dataDir}\` or point --data-dir or METAGRAD_DATA at it.`,
     );
   }
   return config;
@@ -484,7 +485,7 @@ export function program(): Command {
       const config = await readConfig(flags.resume);
       if (config.algorithm !== algorithm) {
         throw new UsageError(
-          `--resume ${flags.resume} is a ${config.algorithm} run, not ${algorithm}; use \`metagrad train ${config.algorithm} --resume ${flags.resume}\`.`,
+          `--resume ${flags.resume} is a ${config.algorithm} run, not ${algorithm}; use \`${commandName()} train ${config.algorithm} --resume ${flags.resume}\`.`,
         );
       }
       config.out = resolve(flags.resume);
@@ -504,7 +505,7 @@ export function program(): Command {
     checkOutputFolder('--out', config.out);
     if (existsSync(join(config.out, 'config.json'))) {
       throw new UsageError(
-        `--out ${config.out} already holds a run; continue it with \`metagrad train ${config.algorithm} --resume ${config.out}\`, or choose another --out.`,
+        `--out ${config.out} already holds a run; continue it with \`${commandName()} train ${config.algorithm} --resume ${config.out}\`, or choose another --out.`,
       );
     }
     await mg.init();

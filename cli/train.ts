@@ -23,6 +23,7 @@ import { curvesSpec, renderSvg, type CurvePoint } from './plot';
 import { disposeTask, omniglotSource, sineSource, type TaskSource } from './tasks';
 import { algorithmSpec } from './algorithms/index';
 import { imageSetSource, isImageSet, type ImageSetName } from './image-sets';
+import { commandName } from './invocation';
 
 export type DatasetName = 'sine' | 'omniglot' | ImageSetName;
 
@@ -192,7 +193,7 @@ export async function loadCheckpoint(
   const path = join(dir, `${prefix}.safetensors`);
   if (!existsSync(path)) {
     throw new UsageError(
-      `No checkpoint ${path}: the run has not saved one yet (the first comes after --log-interval iterations); continue training it with \`metagrad train ${algorithm} --resume ${dir}\`.`,
+      `No checkpoint ${path}: the run has not saved one yet (the first comes after --log-interval iterations); continue training it with \`${commandName()} train ${algorithm} --resume ${dir}\`.`,
     );
   }
   const { tensors } = await readDamageable(() => loadSafetensors(path));
@@ -364,7 +365,7 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
     // the test evaluation; one with result.json has nothing left to do.
     if (state.iteration >= config.iterations && existsSync(join(out, 'result.json'))) {
       throw new UsageError(
-        `${out} already finished all ${config.iterations} iterations; evaluate it again with \`metagrad eval ${out}\`, or train a new run with more --iterations.`,
+        `${out} already finished all ${config.iterations} iterations; evaluate it again with \`${commandName()} eval ${out}\`, or train a new run with more --iterations.`,
       );
     }
     mg.setRngState(state.engineRng);
@@ -467,7 +468,7 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
   }
   await writeCurves(out, `${config.algorithm} on ${config.dataset}`);
   if (state.iteration < config.iterations) {
-    const resume = `metagrad train ${config.algorithm} --resume ${out}`;
+    const resume = `${commandName()} train ${config.algorithm} --resume ${out}`;
     log(
       `${interrupted ? 'Interrupted' : 'Stopped'} at iteration ${state.iteration} of ${config.iterations}, with a checkpoint; continue with \`${resume}\``,
     );

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,5 +115,30 @@ describe('eval episode shape', () => {
     expect(result.errors[0]).toMatch(
       /^error: --shots 30 plus --queries 15 is more than the 20 images of the smallest class in the test split/,
     );
+  });
+});
+
+describe('command hints', () => {
+  it('repeat node dist/cli.js as it was run', () => {
+    const out = join(work, 'omniglot-run');
+    const result = spawnSync('node', ['dist/cli.js', 'train', 'maml', '--out', out], {
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(
+      `continue it with \`node dist/cli.js train maml --resume ${out}\``,
+    );
+  });
+
+  it('say metagrad for the installed executable', async () => {
+    const bin = join(work, 'bin');
+    await mkdir(bin, { recursive: true });
+    await symlink(cli, join(bin, 'metagrad'));
+    const out = join(work, 'omniglot-run');
+    const result = spawnSync('node', [join(bin, 'metagrad'), 'train', 'maml', '--out', out], {
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(`continue it with \`metagrad train maml --resume ${out}\``);
   });
 });
