@@ -103,6 +103,8 @@ export const metricAlgorithms: AlgorithmSpec[] = METRIC_ALGORITHMS.map((name) =>
   options: OPTIONS[name],
   // Each learner reads the ways from the episode's support labels.
   anyWays: true,
+  // The family adapts by comparing embeddings, with no gradient steps per task.
+  unusedFlags: ['--inner-steps', '--test-inner-steps', '--inner-lr'],
   defaults: () => metricDefaults(name),
   build(config, source) {
     const margin = config.options?.margin;

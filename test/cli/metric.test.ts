@@ -199,6 +199,21 @@ describe('metric CLI input errors', () => {
       /--pair-loss "hinge" is not supported; use one of: bce, contrastive/,
     ],
     [
+      'inner steps for protonet',
+      ['train', 'protonet', ...omniglot, '--inner-steps', '5'],
+      /error: --inner-steps does not apply to protonet; leave it out\./,
+    ],
+    [
+      'test inner steps for matchingnet',
+      ['train', 'matchingnet', ...omniglot, '--test-inner-steps', '5'],
+      /error: --test-inner-steps does not apply to matchingnet; leave it out\./,
+    ],
+    [
+      'inner rate for relationnet',
+      ['train', 'relationnet', ...omniglot, '--inner-lr', '0.1'],
+      /error: --inner-lr does not apply to relationnet; leave it out\./,
+    ],
+    [
       'zero margin',
       ['train', 'siamese', ...omniglot, '--margin', '0'],
       /error: --margin 0 must be positive; use a value above 0\./,
