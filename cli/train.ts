@@ -475,11 +475,24 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
     process.off('SIGINT', onInterrupt);
     return interrupted ? 'interrupted' : 'stopped';
   }
-  // From here on Ctrl-C stops the test evaluation at once; the checkpoints are written.
   process.off('SIGINT', onInterrupt);
 
-  await loadCheckpoint(out, 'model', learner, false, config.algorithm);
-  const test = await evaluateTasks(learner, source, 'test', config.testEpisodes, config.seed);
+  // From here on Ctrl-C stops the test evaluation at once. The checkpoints are written
+  // and result.json is not, so --resume goes straight to the test evaluation.
+  const onTestInterrupt = () => {
+    log(
+      `Interrupted during the test evaluation; training is finished and saved. Run the test evaluation with \`${commandName()} train ${config.algorithm} --resume ${out}\`.`,
+    );
+    process.exit(130);
+  };
+  process.on('SIGINT', onTestInterrupt);
+  let test: TaskSummary;
+  try {
+    await loadCheckpoint(out, 'model', learner, false, config.algorithm);
+    test = await evaluateTasks(learner, source, 'test', config.testEpisodes, config.seed);
+  } finally {
+    process.off('SIGINT', onTestInterrupt);
+  }
   await writeResult(out, config, source, test, state.best);
   log(formatResult(source, test, config));
   if (!Number.isFinite(test.mean)) {

@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,4 +142,28 @@ describe('command hints', () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(`continue it with \`metagrad train maml --resume ${out}\``);
   });
+});
+
+describe('Ctrl-C in the test evaluation', () => {
+  it('names the command that finishes it', async () => {
+    const out = join(work, 'test-interrupted');
+    const args = [...tinySine];
+    // 100,000 test episodes keep the evaluation running until the signal arrives.
+    args[args.indexOf('--test-episodes') + 1] = '100000';
+    const child = spawn('node', [cli, 'train', 'maml', ...args, '--out', out], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      // The iteration line comes after training; the test evaluation starts next.
+      if (/iteration 1\/1/.test(stdout)) setTimeout(() => child.kill('SIGINT'), 500);
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(130);
+    expect(stdout).toMatch(
+      `Interrupted during the test evaluation; training is finished and saved. Run the test evaluation with \`node dist/cli.js train maml --resume ${out}\`.`,
+    );
+    expect(existsSync(join(out, 'result.json'))).toBe(false);
+  }, 60_000);
 });
