@@ -545,6 +545,10 @@ export function program(): Command {
         checkPathOptions(flags, ['--data-dir', '--lake']);
         const episodes = episodeCount('--episodes', flags.episodes);
         const trained = await readConfig(runDir);
+        if (trained.dataset === 'sine' && flags.dataDir !== undefined)
+          throw new UsageError(
+            '--data-dir does not apply to a --dataset sine run, which is regression; leave it out.',
+          );
         const config = evalConfig(trained, flags);
         config.out = resolve(runDir);
         if (flags.dataDir !== undefined) config.dataDir = resolve(flags.dataDir);

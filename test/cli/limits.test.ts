@@ -124,6 +124,11 @@ describe('eval limits', () => {
       ['eval', 'sine-run', '--shots', '20000'],
       /^error: --shots 20000 is too large for --dataset sine; use at most 10000 points per task/,
     ],
+    [
+      'data dir on a sine run',
+      ['eval', 'sine-run', '--data-dir', '/tmp'],
+      /^error: --data-dir does not apply to a --dataset sine run, which is regression; leave it out\.$/,
+    ],
   ];
 
   it.each(cases)('rejects %s', (_name, args, message) => {
