@@ -19,19 +19,19 @@ export function parseNumber(
   min?: number,
 ): number {
   const text = value.trim();
-  const what = kind === 'integer' ? 'an integer' : 'a number';
+  const expected = kind === 'integer' ? 'an integer' : 'a number';
   if (/^[+-]?infinity$/i.test(text))
     throw new UsageError(`${option} ${value} is not finite; give a finite ${kind}.`);
   if (!DECIMAL.test(text))
     throw new UsageError(
-      `${option} ${JSON.stringify(value)} is not ${what}; write it in decimal digits, such as ${kind === 'integer' ? '5' : '5 or 0.01'}.`,
+      `${option} ${JSON.stringify(value)} is not ${expected}; write it in decimal digits, such as ${kind === 'integer' ? '5' : '5 or 0.01'}.`,
     );
   const parsed = Number(text);
   const lowest = min ?? -Number.MAX_SAFE_INTEGER;
   if (kind === 'integer') {
     if (!Number.isInteger(parsed) && Number.isFinite(parsed))
       throw new UsageError(`${option} ${value} is not an integer.`);
-    // Past 2^53 a double no longer holds every integer, so the value would change silently.
+    // Past 2^53 a double cannot represent every integer, so the value would change silently.
     if (!Number.isSafeInteger(parsed))
       throw new UsageError(
         `${option} ${value} is too ${parsed > 0 ? 'large' : 'small'}; use an integer from ${lowest} to ${Number.MAX_SAFE_INTEGER}.`,

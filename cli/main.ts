@@ -167,10 +167,10 @@ function innerStepCount(option: string, value: string): number {
   return count;
 }
 
-// Maximum tasks per meta-update. MAML (Finn et al. 2017) uses 4 to 32. Every task of a meta-batch
-// is sampled and uploaded before the step, and a 20-way 5-shot Omniglot task with
-// 15 queries is 1.25 MB of floats (an 84x84 image-set task 8.5 MB), so 1024 tasks
-// take from 1.3 GB to 8.7 GB of host memory.
+// Maximum tasks per meta-update. MAML (Finn et al. 2017) uses 4 to 32. Every task
+// of a meta-batch is sampled and uploaded before the step. A 20-way 5-shot Omniglot
+// task with 15 queries is 1.25 MB of floats and a 5-way 5-shot 84x84 image-set task
+// 8.5 MB, so 1024 tasks take from 1.3 GB to 8.7 GB of host memory.
 const MAX_META_BATCH = 1024;
 
 /** Largest --image-size accepted for the image sets. */
