@@ -3,7 +3,7 @@
 // allows them.
 
 import { algorithmSpec } from './algorithms/index';
-import { UsageError, parseNumber } from './errors';
+import { UsageError, checkSinePoints, innerStepCount, parseNumber } from './errors';
 import type { TrainConfig } from './train';
 
 // A type alias, not an interface, so that it fits checkPathOptions' Record parameter.
@@ -57,7 +57,11 @@ export function evalConfig(config: TrainConfig, flags: EvalShapeFlags): TrainCon
   if (flags.queries !== undefined)
     shape.queries = parseNumber('--queries', flags.queries, 'integer', 1);
   if (flags.testInnerSteps !== undefined)
-    shape.testInnerSteps = parseNumber('--test-inner-steps', flags.testInnerSteps, 'integer', 0);
+    shape.testInnerSteps = innerStepCount('--test-inner-steps', flags.testInnerSteps, 0);
+  if (config.dataset === 'sine') {
+    checkSinePoints('--shots', shape.shots);
+    checkSinePoints('--queries', shape.queries);
+  }
   return { ...config, ...shape };
 }
 

@@ -67,21 +67,39 @@ export const IMAGE_SET_INFO: Record<ImageSetName, ImageSetInfo> = {
   },
 };
 
-/** Checks that `dir` holds the release layout of `dataset`, naming the layout and the fix when it does not. */
-export function checkImageSetDir(dataset: ImageSetName, dir: string): void {
+/**
+ * Checks that `dir` holds the release layout of `dataset`, naming the layout and the fix when it does not.
+ * `origin` names where the folder came from, as describeDataDir returns it.
+ */
+export function checkImageSetDir(
+  dataset: ImageSetName,
+  dir: string,
+  origin = `--data-dir ${dir}`,
+): void {
   const info = IMAGE_SET_INFO[dataset];
   const expect = `--dataset ${dataset} expects the ${info.title} folder (${info.folder}) with ${info.layout}; ${info.source}, then pass that folder as --data-dir.`;
-  if (!existsSync(dir)) throw new UsageError(`--data-dir ${dir} does not exist; ${expect}`);
-  if (!statSync(dir).isDirectory()) throw new UsageError(`--data-dir ${dir} is a file; ${expect}`);
+  if (!existsSync(dir)) throw new UsageError(`${origin} does not exist; ${expect}`);
+  if (!statSync(dir).isDirectory()) throw new UsageError(`${origin} is a file; ${expect}`);
   const missing = info.required.filter((name) => !existsSync(join(dir, name)));
-  if (missing.length > 0)
-    throw new UsageError(`--data-dir ${dir} has no ${missing.join(', ')}; ${expect}`);
+  if (missing.length > 0) throw new UsageError(`${origin} has no ${missing.join(', ')}; ${expect}`);
+}
+
+/**
+ * Names a data folder by where it came from: "--data-dir D" when the flag was given,
+ * otherwise the folder with METAGRAD_DATA's value, or the default cache folder.
+ */
+export function describeDataDir(flag: string | undefined, dir: string): string {
+  if (flag !== undefined) return `--data-dir ${dir}`;
+  if (process.env.METAGRAD_DATA)
+    return `the data folder ${dir} (from METAGRAD_DATA=${process.env.METAGRAD_DATA})`;
+  return `the default data folder ${dir} (neither --data-dir nor METAGRAD_DATA is set)`;
 }
 
 /** Loads the image set of `config` and returns its episodes as a task source. */
 export async function imageSetSource(
   config: TrainConfig,
   log: (line: string) => void,
+  testOnly = false,
 ): Promise<TaskSource> {
   const dataset = config.dataset as ImageSetName;
   const info = IMAGE_SET_INFO[dataset];
@@ -111,5 +129,6 @@ export async function imageSetSource(
     splits,
     { ways: config.ways, shots: config.shots, queries: config.queries },
     typeof trainWays === 'number' ? trainWays : 0,
+    testOnly,
   );
 }

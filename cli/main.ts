@@ -10,7 +10,15 @@ import { algorithmNames, algorithmOptions, algorithmSpec, ALGORITHMS } from './a
 import { downloadFile, omniglotFiles } from '../data/download';
 import { EpisodeShapeError } from '../data/episodes';
 import { defaultDataDir, OmniglotDataError } from '../data/omniglot';
-import { UsageError, checkPathOptions, parseChoice, parseNumber } from './errors';
+import {
+  UsageError,
+  checkOutputFolder,
+  checkPathOptions,
+  checkSinePoints,
+  innerStepCount,
+  parseChoice,
+  parseNumber,
+} from './errors';
 import {
   evaluateTasks,
   formatResult,
@@ -29,8 +37,15 @@ import { runCompare } from './compare';
 import { parseRunConfig } from './run-config';
 import { describeEvalShape, evalConfig, type EvalShapeFlags } from './eval-shape';
 import { registerTransfer } from './transfer/index';
-import { IMAGE_SET_INFO, IMAGE_SETS, checkImageSetDir, isImageSet } from './image-sets';
+import {
+  IMAGE_SET_INFO,
+  IMAGE_SETS,
+  checkImageSetDir,
+  describeDataDir,
+  isImageSet,
+} from './image-sets';
 import type { SharedDefaults } from './algorithms/index';
+import { commandName } from './invocation';
 
 const DATASETS: readonly DatasetName[] = ['sine', 'omniglot', ...IMAGE_SETS];
 
@@ -140,6 +155,12 @@ function episodeCount(option: string, value: string): number {
   return count;
 }
 
+// Maximum tasks per meta-update. MAML (Finn et al. 2017) uses 4 to 32. Every task
+// of a meta-batch is sampled and uploaded before the step. A 20-way 5-shot Omniglot
+// task with 15 queries is 1.25 MB of floats and a 5-way 5-shot 84x84 image-set task
+// 8.5 MB, so 1024 tasks take from 1.3 GB to 8.7 GB of host memory.
+const MAX_META_BATCH = 1024;
+
 /** Largest --image-size accepted for the image sets. */
 const MAX_IMAGE_SIZE = 256;
 
@@ -193,15 +214,17 @@ export function buildConfig(algorithmName: string, flags: TrainFlags): TrainConf
     ways: dataset === 'sine' ? 1 : ways,
     shots: int('--shots', flags.shots, base.shots),
     queries: int('--queries', flags.queries, base.queries),
-    innerSteps: int('--inner-steps', flags.innerSteps, base.innerSteps),
-    testInnerSteps: int(
-      '--test-inner-steps',
-      flags.testInnerSteps,
-      Math.max(
-        base.testInnerSteps,
-        flags.innerSteps === undefined ? base.innerSteps : Number(flags.innerSteps),
-      ),
-    ),
+    innerSteps:
+      flags.innerSteps === undefined
+        ? base.innerSteps
+        : innerStepCount('--inner-steps', flags.innerSteps),
+    testInnerSteps:
+      flags.testInnerSteps === undefined
+        ? Math.max(
+            base.testInnerSteps,
+            flags.innerSteps === undefined ? base.innerSteps : Number(flags.innerSteps),
+          )
+        : innerStepCount('--test-inner-steps', flags.testInnerSteps),
     innerLr: num('--inner-lr', flags.innerLr, base.innerLr),
     metaLr: num('--meta-lr', flags.metaLr, base.metaLr),
     metaBatch: int('--meta-batch', flags.metaBatch, base.metaBatch),
@@ -241,6 +264,14 @@ export function buildConfig(algorithmName: string, flags: TrainFlags): TrainConf
       );
   } else if (flags.imageSize !== undefined)
     config.imageSize = int('--image-size', flags.imageSize, 28, 1);
+  if (dataset === 'sine') {
+    checkSinePoints('--shots', config.shots);
+    checkSinePoints('--queries', config.queries);
+  }
+  if (config.metaBatch > MAX_META_BATCH)
+    throw new UsageError(
+      `--meta-batch ${flags.metaBatch} is too large; use at most ${MAX_META_BATCH} tasks (MAML uses 4 to 32).`,
+    );
   config.logInterval = Math.min(config.logInterval, config.iterations);
   config.evalInterval = Math.min(config.evalInterval, config.iterations);
   config.out = resolve(
@@ -250,10 +281,11 @@ export function buildConfig(algorithmName: string, flags: TrainFlags): TrainConf
         `${algorithm}-${dataset}${dataset === 'sine' ? '' : `-${config.ways}w${config.shots}s`}-seed${config.seed}`,
       ),
   );
-  if (isImageSet(dataset)) checkImageSetDir(dataset, config.dataDir);
+  const dataOrigin = describeDataDir(flags.dataDir, config.dataDir);
+  if (isImageSet(dataset)) checkImageSetDir(dataset, config.dataDir, dataOrigin);
   if (dataset === 'omniglot' && !existsSync(config.dataDir)) {
     throw new UsageError(
-      `--data-dir ${config.dataDir} does not exist; download Omniglot with \`metagrad data omniglot --data-dir ${config.dataDir}\` or point --data-dir at it.`,
+      `${dataOrigin} does not exist; download Omniglot with \`${commandName()} data omniglot --data-dir ${config.dataDir}\` or point --data-dir or METAGRAD_DATA at it.`,
     );
   }
   return config;
@@ -279,7 +311,12 @@ function parseAlgorithmOptions(
     else if (option.type === 'boolean') parsed[option.key] = value === true;
     else if (option.type === 'choice')
       parsed[option.key] = parseChoice(name, String(value), option.choices ?? []);
-    else parsed[option.key] = parseNumber(name, String(value), option.type, option.min);
+    else {
+      const number = parseNumber(name, String(value), option.type, option.min);
+      if (option.positive && !(number > 0))
+        throw new UsageError(`${name} ${String(value)} must be positive; use a value above 0.`);
+      parsed[option.key] = number;
+    }
   }
   return parsed;
 }
@@ -437,7 +474,7 @@ export function program(): Command {
       const config = await readConfig(flags.resume);
       if (config.algorithm !== algorithm) {
         throw new UsageError(
-          `--resume ${flags.resume} is a ${config.algorithm} run, not ${algorithm}; use \`metagrad train ${config.algorithm} --resume ${flags.resume}\`.`,
+          `--resume ${flags.resume} is a ${config.algorithm} run, not ${algorithm}; use \`${commandName()} train ${config.algorithm} --resume ${flags.resume}\`.`,
         );
       }
       config.out = resolve(flags.resume);
@@ -451,15 +488,16 @@ export function program(): Command {
     }
     // The flags are checked before the GPU starts, so a mistyped command fails at once.
     const config = buildConfig(algorithm, flags);
-    await mg.init();
     if (existsSync(config.out) && !statSync(config.out).isDirectory()) {
       throw new UsageError(`--out ${config.out} is a file; give a folder for the run.`);
     }
+    checkOutputFolder('--out', config.out);
     if (existsSync(join(config.out, 'config.json'))) {
       throw new UsageError(
-        `--out ${config.out} already holds a run; continue it with \`metagrad train ${config.algorithm} --resume ${config.out}\`, or choose another --out.`,
+        `--out ${config.out} already holds a run; continue it with \`${commandName()} train ${config.algorithm} --resume ${config.out}\`, or choose another --out.`,
       );
     }
+    await mg.init();
     outcome = await train(config, {
       resume: false,
       progress: flags.progress,
@@ -500,13 +538,17 @@ export function program(): Command {
         checkPathOptions(flags, ['--data-dir', '--lake']);
         const episodes = episodeCount('--episodes', flags.episodes);
         const trained = await readConfig(runDir);
+        if (trained.dataset === 'sine' && flags.dataDir !== undefined)
+          throw new UsageError(
+            '--data-dir does not apply to a --dataset sine run, which is regression; leave it out.',
+          );
         const config = evalConfig(trained, flags);
         config.out = resolve(runDir);
         if (flags.dataDir !== undefined) config.dataDir = resolve(flags.dataDir);
         const shapeLine = describeEvalShape(trained, config);
         if (shapeLine) console.log(shapeLine);
         await mg.init();
-        const source = await makeSource(config, (line) => console.log(line));
+        const source = await makeSource(config, (line) => console.log(line), true);
         const { learner } = learnerFor(config, source);
         const state = await loadCheckpoint(config.out, 'model', learner, false, config.algorithm);
         if (flags.lake)
@@ -535,6 +577,7 @@ export function program(): Command {
       ) => {
         checkPathOptions(flags, ['--out']);
         const shots = parseNumber('--shots', flags.shots, 'integer', 1);
+        checkSinePoints('--shots', shots);
         const plotTasks = parseNumber('--plot-tasks', flags.plotTasks, 'integer', 1);
         const timingTasks = parseNumber('--timing-tasks', flags.timingTasks, 'integer', 1);
         const seed = parseNumber('--seed', flags.seed, 'integer', 0);
@@ -568,6 +611,7 @@ export function program(): Command {
       if (existsSync(out) && !statSync(out).isDirectory()) {
         throw new UsageError(`--out ${out} is a file; give a folder for the figure and numbers.`);
       }
+      checkOutputFolder('--out', out);
       await mg.init();
       await runStart({
         out: resolve(flags.out),

@@ -7,6 +7,7 @@ import { algorithmNames } from './algorithms/index';
 import { UsageError } from './errors';
 import { IMAGE_SETS } from './image-sets';
 import type { TrainConfig } from './train';
+import { commandName } from './invocation';
 
 const POSITIVE_INTEGER_FIELDS = [
   'ways',
@@ -48,7 +49,7 @@ export function parseRunConfig(path: string, text: string): TrainConfig {
   if (config.algorithm === undefined && typeof config.command === 'string') {
     const dir = dirname(path);
     throw new UsageError(
-      `${dir} is a metagrad transfer run; use \`metagrad transfer ${config.command} --resume ${dir}\`.`,
+      `${dir} is a metagrad transfer run; use \`${commandName()} transfer ${config.command} --resume ${dir}\`.`,
     );
   }
   if (typeof config.algorithm !== 'string' || !algorithmNames().includes(config.algorithm)) {

@@ -87,7 +87,31 @@ export interface OmniglotSourceOptions extends EpisodeShape {
   split: 'vinyals' | 'lake';
   /** Ways of the training episodes when they differ from `ways` (Prototypical Networks train 60-way); 0 or absent uses `ways`. */
   trainWays?: number;
+  /** Check only the test split's class sizes, for `metagrad eval`, which samples no other split. */
+  testOnly?: boolean;
   onProgress?: (done: number, total: number) => void;
+}
+
+// Checks that each split can supply its episodes, so a bad shape fails before training
+// and the message names the split that is too small.
+function checkSplits(
+  splits: { train: ClassSplit; val: ClassSplit; test: ClassSplit },
+  shape: EpisodeShape,
+  trainShape: EpisodeShape,
+  testOnly: boolean,
+): void {
+  if (testOnly) {
+    checkEpisodeShape(splits.test, shape);
+    return;
+  }
+  try {
+    checkEpisodeShape(splits.train, trainShape);
+  } catch (error) {
+    // The training ways came from --train-ways when it is set, so name that option.
+    if (!(error instanceof EpisodeShapeError) || trainShape.ways === shape.ways) throw error;
+    throw new EpisodeShapeError(error.message.replace('--ways', '--train-ways'));
+  }
+  for (const split of [splits.val, splits.test]) checkEpisodeShape(split, shape);
 }
 
 function episodeTask(
@@ -114,14 +138,7 @@ export async function omniglotSource(options: OmniglotSourceOptions): Promise<Ta
     queries: options.queries,
   };
   const trainShape: EpisodeShape = { ...shape, ways: options.trainWays || options.ways };
-  try {
-    checkEpisodeShape(splits.train, trainShape);
-  } catch (error) {
-    // The training ways came from --train-ways when it is set, so name that option.
-    if (!(error instanceof EpisodeShapeError) || !options.trainWays) throw error;
-    throw new EpisodeShapeError(error.message.replace('--ways', '--train-ways'));
-  }
-  for (const split of [splits.val, splits.test]) checkEpisodeShape(split, shape);
+  checkSplits(splits, shape, trainShape, options.testOnly ?? false);
   return {
     kind: 'classification',
     inputShape: [1, data.size, data.size],
@@ -146,15 +163,10 @@ export function classSplitSource(
   splits: { train: ClassSplit; val: ClassSplit; test: ClassSplit },
   shape: EpisodeShape,
   trainWays = 0,
+  testOnly = false,
 ): TaskSource {
   const trainShape: EpisodeShape = { ...shape, ways: trainWays || shape.ways };
-  try {
-    checkEpisodeShape(splits.train, trainShape);
-  } catch (error) {
-    if (!(error instanceof EpisodeShapeError) || !trainWays) throw error;
-    throw new EpisodeShapeError(error.message.replace('--ways', '--train-ways'));
-  }
-  for (const split of [splits.val, splits.test]) checkEpisodeShape(split, shape);
+  checkSplits(splits, shape, trainShape, testOnly);
   const { channels, height, width } = splits.train.store;
   return {
     kind: 'classification',

@@ -23,6 +23,7 @@ import { curvesSpec, renderSvg, type CurvePoint } from './plot';
 import { disposeTask, omniglotSource, sineSource, type TaskSource } from './tasks';
 import { algorithmSpec } from './algorithms/index';
 import { imageSetSource, isImageSet, type ImageSetName } from './image-sets';
+import { commandName } from './invocation';
 
 export type DatasetName = 'sine' | 'omniglot' | ImageSetName;
 
@@ -90,13 +91,15 @@ export function better(
   return kind === 'classification' ? score > best : score < best;
 }
 
+/** Builds the task source of `config`; `testOnly` checks only the test split's episode shape (for eval). */
 export async function makeSource(
   config: TrainConfig,
   log: (line: string) => void,
+  testOnly = false,
 ): Promise<TaskSource> {
   if (config.dataset === 'sine')
     return sineSource({ shots: config.shots, queries: config.queries });
-  if (isImageSet(config.dataset)) return imageSetSource(config, log);
+  if (isImageSet(config.dataset)) return imageSetSource(config, log, testOnly);
   const onProgress = decodeProgress(log, () => 'Decoding Omniglot (cached for later runs)');
   const custom = algorithmSpec(config.algorithm).source;
   if (custom) return custom(config, onProgress);
@@ -107,13 +110,28 @@ export async function makeSource(
     shots: config.shots,
     queries: config.queries,
     trainWays: typeof config.options?.trainWays === 'number' ? config.options.trainWays : undefined,
+    testOnly,
     onProgress,
   });
   return source;
 }
 
 export function learnerFor(config: TrainConfig, source: TaskSource): { learner: MetaLearner } {
-  return { learner: algorithmSpec(config.algorithm).build(config, source) };
+  const spec = algorithmSpec(config.algorithm);
+  try {
+    return { learner: spec.build(config, source) };
+  } catch (error) {
+    if (!(error instanceof mg.StorageLimitError)) throw error;
+    // A parameter or state tensor of the new model does not fit one GPU binding.
+    const settings = (spec.sizeFlags ?? ['--hidden']).map((flag) => {
+      const key = flag.slice(2).replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+      const value = key === 'hidden' ? config.hidden : config.options?.[key];
+      return value === undefined ? flag : `${flag} ${String(value)}`;
+    });
+    throw new UsageError(
+      `the model at ${settings.join(', ')} needs a tensor of ${error.bytes} bytes, more than the GPU's largest storage binding (${error.limit} bytes); use smaller values.`,
+    );
+  }
 }
 
 /** A test summary with the learner's further scores (EvalResult.metrics), each summarized over the tasks. */
@@ -175,7 +193,7 @@ export async function loadCheckpoint(
   const path = join(dir, `${prefix}.safetensors`);
   if (!existsSync(path)) {
     throw new UsageError(
-      `No checkpoint ${path}: the run has not saved one yet (the first comes after --log-interval iterations); continue training it with \`metagrad train ${algorithm} --resume ${dir}\`.`,
+      `No checkpoint ${path}: the run has not saved one yet (the first comes after --log-interval iterations); continue training it with \`${commandName()} train ${algorithm} --resume ${dir}\`.`,
     );
   }
   const { tensors } = await readDamageable(() => loadSafetensors(path));
@@ -347,7 +365,7 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
     // the test evaluation; one with result.json has nothing left to do.
     if (state.iteration >= config.iterations && existsSync(join(out, 'result.json'))) {
       throw new UsageError(
-        `${out} already finished all ${config.iterations} iterations; evaluate it again with \`metagrad eval ${out}\`, or train a new run with more --iterations.`,
+        `${out} already finished all ${config.iterations} iterations; evaluate it again with \`${commandName()} eval ${out}\`, or train a new run with more --iterations.`,
       );
     }
     mg.setRngState(state.engineRng);
@@ -452,24 +470,43 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
   }
   await writeCurves(out, `${config.algorithm} on ${config.dataset}`);
   if (state.iteration < config.iterations) {
-    const resume = `metagrad train ${config.algorithm} --resume ${out}`;
+    const resume = `${commandName()} train ${config.algorithm} --resume ${out}`;
     log(
       `${interrupted ? 'Interrupted' : 'Stopped'} at iteration ${state.iteration} of ${config.iterations}, with a checkpoint; continue with \`${resume}\``,
     );
     process.off('SIGINT', onInterrupt);
     return interrupted ? 'interrupted' : 'stopped';
   }
-  // From here on Ctrl-C stops the test evaluation at once; the checkpoints are written.
   process.off('SIGINT', onInterrupt);
 
-  await loadCheckpoint(out, 'model', learner, false, config.algorithm);
-  const test = await evaluateTasks(learner, source, 'test', config.testEpisodes, config.seed);
+  // From here on Ctrl-C stops the test evaluation at once. The checkpoints are written
+  // and result.json is not, so --resume goes straight to the test evaluation.
+  const onTestInterrupt = () => {
+    log(
+      `Interrupted during the test evaluation; training is finished and saved. Run the test evaluation with \`${commandName()} train ${config.algorithm} --resume ${out}\`.`,
+    );
+    process.exit(130);
+  };
+  process.on('SIGINT', onTestInterrupt);
+  let test: TaskSummary;
+  try {
+    await loadCheckpoint(out, 'model', learner, false, config.algorithm);
+    test = await evaluateTasks(learner, source, 'test', config.testEpisodes, config.seed);
+  } finally {
+    process.off('SIGINT', onTestInterrupt);
+  }
   await writeResult(out, config, source, test, state.best);
   log(formatResult(source, test, config));
-  if (!Number.isFinite(test.mean))
+  if (!Number.isFinite(test.mean)) {
+    // Either rate can cause it. A learner with an inner loop takes both.
+    const rates =
+      algorithmSpec(config.algorithm).family === 'optimization'
+        ? `a smaller --inner-lr or --meta-lr (this run used --inner-lr ${config.innerLr} and --meta-lr ${config.metaLr})`
+        : `a smaller --meta-lr (this run used ${config.metaLr})`;
     log(
-      `Warning: the model diverged: its test ${score} is not a number, so result.json records null. Train again with a smaller --meta-lr (this run used ${config.metaLr}).`,
+      `Warning: the model diverged: its test ${score} is not a number, so result.json records null. Train again with ${rates}.`,
     );
+  }
   return 'finished';
 }
 

@@ -7,6 +7,7 @@
 import type { Tensor } from './tensor';
 import { formatShape, sameShape } from './shape';
 import { keep } from './memory';
+import { dispatchCount, yieldEventLoop } from '../kernels/runtime';
 import type { Primitive, Primitives } from './ops/primitives';
 import { ruleTable } from './ops/registry';
 
@@ -219,6 +220,47 @@ export function grad(
   inputs: Tensor | readonly Tensor[],
   options: GradOptions = {},
 ): (Tensor | null)[] {
+  const steps = gradSteps(outputs, inputs, options);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+  }
+}
+
+// Dispatches between event-loop turns in gradAsync, well under the runtime's
+// limit of 30,000 per turn.
+const DISPATCHES_PER_TURN = 5_000;
+
+/**
+ * Runs `grad`, awaiting yieldEventLoop after every 5,000 kernel dispatches, so
+ * that a backward pass through a long unrolled loop stays under the runtime's
+ * limit of dispatches per event-loop turn. Code that runs during those turns must
+ * not dispose this graph's tensors.
+ */
+export async function gradAsync(
+  outputs: Tensor | readonly Tensor[],
+  inputs: Tensor | readonly Tensor[],
+  options: GradOptions = {},
+): Promise<(Tensor | null)[]> {
+  const steps = gradSteps(outputs, inputs, options);
+  let turnStart = dispatchCount();
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    if (dispatchCount() - turnStart >= DISPATCHES_PER_TURN) {
+      await yieldEventLoop();
+      turnStart = dispatchCount();
+    }
+  }
+}
+
+// The body of `grad`, as a generator that yields after each node's backward rule.
+// Grad mode is set per node, so code running between yields keeps its own mode.
+function* gradSteps(
+  outputs: Tensor | readonly Tensor[],
+  inputs: Tensor | readonly Tensor[],
+  options: GradOptions,
+): Generator<void, (Tensor | null)[], void> {
   const outputList = asList(outputs);
   const inputList = asList(inputs);
   const createGraph = options.createGraph ?? false;
@@ -274,12 +316,14 @@ export function grad(
   for (const node of nodes) needed.add(node.output);
   const disposeTemporaries = !createGraph;
 
-  withGradMode(createGraph, () => {
-    outputList.forEach((output, i) => gradMap.accumulate(output, seeds[i], engine.add, false));
+  withGradMode(createGraph, () =>
+    outputList.forEach((output, i) => gradMap.accumulate(output, seeds[i], engine.add, false)),
+  );
 
-    for (const node of nodes) {
+  for (const node of nodes) {
+    withGradMode(createGraph, () => {
       const g = gradMap.get(node.output);
-      if (!g) continue;
+      if (!g) return;
       node.inputs.forEach((input, i) => {
         if (input.isDisposed && input.requiresGrad) {
           throw new Error(
@@ -310,8 +354,9 @@ export function grad(
       });
       if (!targets.has(node.output)) gradMap.drop(node.output, disposeTemporaries);
       if (!retainGraph) node.freed = true;
-    }
-  });
+    });
+    yield;
+  }
 
   return inputList.map((input, i) => {
     const result = gradMap.get(input);
@@ -351,19 +396,45 @@ export function backward(
   gradOutput?: Tensor,
   options: Omit<GradOptions, 'gradOutputs' | 'allowUnused'> = {},
 ): void {
+  const leaves = backwardLeaves(output);
+  const grads = grad(output, leaves, { ...options, gradOutputs: gradOutput, allowUnused: true });
+  accumulateLeafGrads(leaves, grads, options.createGraph ?? false);
+}
+
+/** `backward` through gradAsync: lets the event loop turn during a long backward pass. */
+export async function backwardAsync(
+  output: Tensor,
+  gradOutput?: Tensor,
+  options: Omit<GradOptions, 'gradOutputs' | 'allowUnused'> = {},
+): Promise<void> {
+  const leaves = backwardLeaves(output);
+  const grads = await gradAsync(output, leaves, {
+    ...options,
+    gradOutputs: gradOutput,
+    allowUnused: true,
+  });
+  accumulateLeafGrads(leaves, grads, options.createGraph ?? false);
+}
+
+function backwardLeaves(output: Tensor): Tensor[] {
   const leaves = reachableLeaves(output);
   if (leaves.length === 0) {
     throw new Error('backward: the tensor does not depend on any leaf that requires grad.');
   }
-  const grads = grad(output, leaves, { ...options, gradOutputs: gradOutput, allowUnused: true });
+  return leaves;
+}
+
+function accumulateLeafGrads(
+  leaves: Tensor[],
+  grads: (Tensor | null)[],
+  createGraph: boolean,
+): void {
   const engine = ops();
   leaves.forEach((leaf, i) => {
     const g = grads[i];
     if (!g) return;
     const previous = leaf.grad;
-    const total = previous
-      ? withGradMode(options.createGraph ?? false, () => engine.add(previous, g))
-      : g;
+    const total = previous ? withGradMode(createGraph, () => engine.add(previous, g)) : g;
     if (previous) {
       previous.dispose();
       if (total !== g) g.dispose();

@@ -9,7 +9,9 @@ export * from './ops/api';
 export { Tensor, type DType, type NestedArray } from './tensor';
 export {
   grad,
+  gradAsync,
   backward,
+  backwardAsync,
   noGrad,
   enableGrad,
   isGradEnabled,
@@ -17,7 +19,17 @@ export {
   type GradOptions,
   type Node,
 } from './autograd';
-export { tidy, keep, memory, resetPeakMemory, emptyCache, type MemoryInfo } from './memory';
+export {
+  StorageLimitError,
+  maxTensorBytes,
+  tidy,
+  tidyAsync,
+  keep,
+  memory,
+  resetPeakMemory,
+  emptyCache,
+  type MemoryInfo,
+} from './memory';
 export { init, adapterDescription } from '../kernels/gpu';
 export { flush, sync, dispatchCount, yieldEventLoop } from '../kernels/runtime';
 export { profile } from '../kernels/runtime';

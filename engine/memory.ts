@@ -43,6 +43,27 @@ function bucketSize(bytes: number): number {
   return Math.ceil(size / step) * step;
 }
 
+/** A tensor larger than the device's maxStorageBufferBindingSize, which no kernel could bind. */
+export class StorageLimitError extends Error {
+  override name = 'StorageLimitError';
+
+  constructor(
+    label: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(
+      `${label}: a tensor of ${bytes} bytes exceeds the device's largest storage binding ` +
+        `(${limit} bytes); split the computation into smaller tensors.`,
+    );
+  }
+}
+
+/** Returns the largest tensor, in bytes, that the device can bind (maxStorageBufferBindingSize). */
+export function maxTensorBytes(): number {
+  return gpuDevice().limits.maxStorageBufferBindingSize;
+}
+
 /** Takes a buffer of at least `bytes` bytes from the pool, or creates one. */
 export function allocStorage(bytes: number, label: string): Storage {
   const size = bucketSize(bytes);
@@ -53,10 +74,7 @@ export function allocStorage(bytes: number, label: string): Storage {
   } else {
     const device = gpuDevice();
     if (size > device.limits.maxStorageBufferBindingSize) {
-      throw new Error(
-        `${label}: a tensor of ${bytes} bytes exceeds the device's largest storage binding ` +
-          `(${device.limits.maxStorageBufferBindingSize} bytes); split the computation into smaller tensors.`,
-      );
+      throw new StorageLimitError(label, bytes, device.limits.maxStorageBufferBindingSize);
     }
     buffer = device.createBuffer({ label, size, usage: USAGE });
     allocatedBytes += size;
@@ -153,6 +171,34 @@ export function tidy<T>(fn: () => T): T {
     );
   }
 
+  return keepResult(scope, result);
+}
+
+/**
+ * `tidy` for an async function, for loops that must let the event loop turn
+ * (yieldEventLoop) while a graph is alive. Every tensor created before `fn`
+ * settles joins this scope, also one created by other code that runs during its
+ * awaits, so run nothing else that creates tensors meanwhile.
+ */
+export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
+  const scope = new Set<Tracked>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = await fn();
+  } catch (error) {
+    for (const tensor of scope) if (!tensor.isDisposed) tensor.dispose();
+    throw error;
+  } finally {
+    // Another tidyAsync may have started during fn's awaits, so find this scope by identity.
+    scopes.splice(scopes.lastIndexOf(scope), 1);
+  }
+  return keepResult(scope, result);
+}
+
+// Disposes the tensors of a finished scope except those reachable from its result,
+// which move to the enclosing scope.
+function keepResult<T>(scope: Set<Tracked>, result: T): T {
   const kept = new Set<Tracked>();
   collectTensors(result, kept);
   const parent = scopes[scopes.length - 1];

@@ -196,12 +196,14 @@ export class MamlLearner implements MetaLearner {
   ): Promise<void> {
     for (const chunk of chunks) {
       const share = chunk.length / taskCount;
-      const result = mg.tidy(() => {
+      // The event loop turns after every inner step and during the backward pass,
+      // because a chunk with tens of inner steps queues more dispatches than one turn allows.
+      const result = await mg.tidyAsync(async () => {
         const { loss, prediction } =
           chunk.length > 1 || this.maml.canBatch(chunk)
-            ? this.maml.batchedTaskLoss(chunk, { secondOrder, stepWeights })
-            : this.maml.taskLoss(chunk[0], { secondOrder, stepWeights });
-        mg.mul(loss, share).backward();
+            ? await this.maml.batchedTaskLossAsync(chunk, { secondOrder, stepWeights })
+            : await this.maml.taskLossAsync(chunk[0], { secondOrder, stepWeights });
+        await mg.backwardAsync(mg.mul(loss, share));
         return { loss: mg.mul(loss.detach(), share), prediction: prediction.detach() };
       });
       losses.push(result.loss);
@@ -269,8 +271,8 @@ export class MamlLearner implements MetaLearner {
     steps = this.config.testInnerSteps,
     keepPrediction = false,
   ): Promise<EvalResult> {
-    return evaluateAdapted(this.kind, task, keepPrediction, () => {
-      const trajectory = this.maml.adapt(task, steps, false);
+    return evaluateAdapted(this.kind, task, keepPrediction, async () => {
+      const trajectory = await this.maml.adaptAsync(task, steps, false);
       const params = trajectory[trajectory.length - 1];
       return this.maml.model.apply(params, task.queryX, { step: steps });
     });
@@ -281,11 +283,11 @@ async function evaluateAdapted(
   kind: TaskKind,
   task: Task,
   keepPrediction: boolean,
-  predict: () => Tensor,
+  predict: () => Promise<Tensor>,
 ): Promise<EvalResult> {
   const loss = lossFor(kind);
-  const { prediction, value } = mg.tidy(() => {
-    const out = predict().detach();
+  const { prediction, value } = await mg.tidyAsync(async () => {
+    const out = (await predict()).detach();
     return { prediction: out, value: mg.noGrad(() => loss(out, task.queryY)) };
   });
   const result: EvalResult = { loss: await value.item() };
@@ -327,7 +329,8 @@ export class ReptileLearner implements MetaLearner {
     this.module.loadStateDict(tensors);
   }
 
-  private adapt(task: Pick<Task, 'supportX' | 'supportY'>, steps: number): ParamMap {
+  // Runs `steps` SGD steps from θ, letting the event loop turn after each; run it inside mg.tidyAsync.
+  private async adapt(task: Pick<Task, 'supportX' | 'supportY'>, steps: number): Promise<ParamMap> {
     const loss = lossFor(this.kind);
     let params: ParamMap = this.model.params;
     for (let s = 0; s < steps; s++) {
@@ -345,6 +348,7 @@ export class ReptileLearner implements MetaLearner {
         next.set(name, (g ? mg.sub(p, mg.mul(g, this.config.innerLr)) : p).requiresGrad_(true));
       });
       params = next;
+      await mg.yieldEventLoop();
     }
     return params;
   }
@@ -354,8 +358,8 @@ export class ReptileLearner implements MetaLearner {
     const losses: Tensor[] = [];
     for (const task of tasks) {
       // Accumulate (θ - φ_task) / tasks into .grad, one task's graph at a time.
-      const loss = mg.tidy(() => {
-        const adapted = this.adapt(task, this.config.innerSteps);
+      const loss = await mg.tidyAsync(async () => {
+        const adapted = await this.adapt(task, this.config.innerSteps);
         for (const name of names) {
           const param = this.model.params.get(name)!;
           const share = mg.mul(
@@ -387,8 +391,8 @@ export class ReptileLearner implements MetaLearner {
     steps = this.config.testInnerSteps,
     keepPrediction = false,
   ): Promise<EvalResult> {
-    return evaluateAdapted(this.kind, task, keepPrediction, () =>
-      this.model.apply(this.adapt(task, steps), task.queryX),
+    return evaluateAdapted(this.kind, task, keepPrediction, async () =>
+      this.model.apply(await this.adapt(task, steps), task.queryX),
     );
   }
 }

@@ -50,6 +50,35 @@ export interface TaskResult {
   prediction: Tensor;
 }
 
+// A computation split at inner steps: it yields after each step and returns its result.
+type Steps<T> = Generator<void, T, void>;
+
+function runSteps<T>(steps: Steps<T>): T {
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+  }
+}
+
+// Lets the event loop turn after every step: one inner step of a conv net queues
+// hundreds of dispatches, so tens of steps pass the runtime's per-turn limit.
+async function runStepsYielding<T>(steps: Steps<T>): Promise<T> {
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    await mg.yieldEventLoop();
+  }
+}
+
+export interface TaskLossOptions {
+  /** False drops the second-order term, also for a second-order config (MAML++ annealing). */
+  secondOrder?: boolean;
+  /** MAML++ multi-step loss weights, one per inner step. */
+  stepWeights?: number[];
+  /** Inner steps; the config's innerSteps when undefined. */
+  steps?: number;
+}
+
 /**
  * Multi-step loss weights of MAML++: uniform at first, annealed linearly so that
  * after `annealIterations` all the weight is on the last step; earlier steps keep
@@ -140,6 +169,23 @@ export class Maml {
     steps: number,
     createGraph: boolean,
   ): ParamMap[] {
+    return runSteps(this.adaptSteps(task, steps, createGraph));
+  }
+
+  /** `adapt`, letting the event loop turn after every inner step; run it inside mg.tidyAsync. */
+  adaptAsync(
+    task: Pick<Task, 'supportX' | 'supportY'>,
+    steps: number,
+    createGraph: boolean,
+  ): Promise<ParamMap[]> {
+    return runStepsYielding(this.adaptSteps(task, steps, createGraph));
+  }
+
+  private adaptSteps(
+    task: Pick<Task, 'supportX' | 'supportY'>,
+    steps: number,
+    createGraph: boolean,
+  ): Steps<ParamMap[]> {
     return this.innerLoop(
       this.model.params,
       (params, s) => this.loss(this.model.apply(params, task.supportX, { step: s }), task.supportY),
@@ -151,12 +197,12 @@ export class Maml {
   // The inner SGD steps shared by the per-task and the batched paths: `supportLoss`
   // is one task's loss, or the sum of T tasks' losses over stacked parameters,
   // whose gradient contains each task's own gradient in its slice.
-  private innerLoop(
+  private *innerLoop(
     initial: ParamMap,
     supportLoss: (params: ParamMap, step: number) => Tensor,
     steps: number,
     createGraph: boolean,
-  ): ParamMap[] {
+  ): Steps<ParamMap[]> {
     const trajectory: ParamMap[] = [initial];
     const adaptedNames = this.adaptedParams().map(([name]) => name);
     let params = initial;
@@ -178,6 +224,7 @@ export class Maml {
       });
       params = next;
       trajectory.push(params);
+      yield;
     }
     return trajectory;
   }
@@ -186,13 +233,19 @@ export class Maml {
    * The outer loss of one task. `secondOrder` may be false during MAML++'s
    * derivative-order annealing even when the config is second order.
    */
-  taskLoss(
-    task: Task,
-    options: { secondOrder?: boolean; stepWeights?: number[]; steps?: number } = {},
-  ): TaskResult {
+  taskLoss(task: Task, options: TaskLossOptions = {}): TaskResult {
+    return runSteps(this.taskLossSteps(task, options));
+  }
+
+  /** `taskLoss`, letting the event loop turn after every inner step; run it inside mg.tidyAsync. */
+  taskLossAsync(task: Task, options: TaskLossOptions = {}): Promise<TaskResult> {
+    return runStepsYielding(this.taskLossSteps(task, options));
+  }
+
+  private *taskLossSteps(task: Task, options: TaskLossOptions): Steps<TaskResult> {
     const steps = options.steps ?? this.config.innerSteps;
     const secondOrder = (options.secondOrder ?? true) && !this.config.firstOrder;
-    const trajectory = this.adapt(task, steps, secondOrder);
+    const trajectory = yield* this.adaptSteps(task, steps, secondOrder);
 
     if (this.config.multiStepLoss && options.stepWeights && steps > 0) {
       let total: Tensor | null = null;
@@ -201,6 +254,7 @@ export class Maml {
         prediction = this.model.apply(trajectory[s], task.queryX, { step: s - 1 });
         const term = mg.mul(this.loss(prediction, task.queryY), options.stepWeights[s - 1]);
         total = total ? mg.add(total, term) : term;
+        yield;
       }
       return { loss: total!, prediction: prediction! };
     }
@@ -227,10 +281,16 @@ export class Maml {
    * meta-gradient), and each task adapts its own slice. Returns the query
    * predictions as [T, queries, ...].
    */
-  batchedTaskLoss(
-    tasks: Task[],
-    options: { secondOrder?: boolean; stepWeights?: number[]; steps?: number } = {},
-  ): { loss: Tensor; prediction: Tensor } {
+  batchedTaskLoss(tasks: Task[], options: TaskLossOptions = {}): TaskResult {
+    return runSteps(this.batchedTaskLossSteps(tasks, options));
+  }
+
+  /** `batchedTaskLoss`, letting the event loop turn after every inner step; run it inside mg.tidyAsync. */
+  batchedTaskLossAsync(tasks: Task[], options: TaskLossOptions = {}): Promise<TaskResult> {
+    return runStepsYielding(this.batchedTaskLossSteps(tasks, options));
+  }
+
+  private *batchedTaskLossSteps(tasks: Task[], options: TaskLossOptions): Steps<TaskResult> {
     const batched = this.batched;
     if (!batched || !this.canBatch(tasks))
       throw new Error(
@@ -250,7 +310,7 @@ export class Maml {
         mg.reshape(prediction, [-1, ...prediction.shape.slice(2)]),
         mg.reshape(target, [-1, ...target.shape.slice(2)]),
       );
-    const trajectory = this.innerLoop(
+    const trajectory = yield* this.innerLoop(
       stackParams(this.model.params, T),
       (params, s) => mg.mul(meanLoss(batched.apply(params, supportX, { step: s }), supportY), T),
       steps,
@@ -264,6 +324,7 @@ export class Maml {
         prediction = batched.apply(trajectory[s], queryX, { step: s - 1 });
         const term = mg.mul(meanLoss(prediction, queryY), options.stepWeights[s - 1]);
         total = total ? mg.add(total, term) : term;
+        yield;
       }
       return { loss: total!, prediction: prediction! };
     }

@@ -72,7 +72,7 @@ const OPTIONS: Record<MetricAlgorithm, AlgorithmOption[]> = {
       key: 'margin',
       description: 'contrastive loss: distance beyond which different-class pairs cost nothing',
       type: 'number',
-      min: 0,
+      positive: true,
       default: 1,
     },
   ],
@@ -103,11 +103,13 @@ export const metricAlgorithms: AlgorithmSpec[] = METRIC_ALGORITHMS.map((name) =>
   options: OPTIONS[name],
   // Each learner reads the ways from the episode's support labels.
   anyWays: true,
+  // The family adapts by comparing embeddings, with no gradient steps per task.
+  unusedFlags: ['--inner-steps', '--test-inner-steps', '--inner-lr'],
   defaults: () => metricDefaults(name),
   build(config, source) {
     const margin = config.options?.margin;
     if (typeof margin === 'number' && !(margin > 0))
-      throw new UsageError(`--margin ${margin} is invalid; use a positive distance.`);
+      throw new UsageError(`--margin ${margin} must be positive; use a value above 0.`);
     const [channels, size] = source.inputShape;
     return createMetricLearner(name, {
       inChannels: channels,

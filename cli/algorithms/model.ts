@@ -2,6 +2,7 @@
 // sequences and a conditional neural process on sinusoids. Both answer a task
 // in one forward pass, with no gradient step at test time.
 
+import * as mg from '../../engine/index';
 import { CnpLearner } from '../../algorithms/model/cnp';
 import { MannLearner, type MemoryKind } from '../../algorithms/model/mann';
 import { omniglotSequenceSource } from '../sequences';
@@ -84,6 +85,7 @@ export const modelAlgorithms: AlgorithmSpec[] = [
     ],
     // A sequence shows --instances images of each class and has no query set, and
     // the controller is sized by --controller-size.
+    sizeFlags: ['--memory-slots', '--memory-size', '--controller-size'],
     unusedFlags: [
       '--shots',
       '--queries',
@@ -112,12 +114,21 @@ export const modelAlgorithms: AlgorithmSpec[] = [
           `--read-heads ${heads} is more than --memory-slots ${slots}; each head needs its own slot, so use at most ${slots} heads.`,
         );
       }
+      // The memory state is [meta-batch, slots, size] and the least-used ranking
+      // builds a [slots, slots] mask, so both must fit one GPU binding.
+      const size = Number(options.memorySize ?? 40);
+      const stateBytes = 4 * Math.max(config.metaBatch * slots * size, slots * slots);
+      if (stateBytes > mg.maxTensorBytes()) {
+        throw new UsageError(
+          `--memory-slots ${slots} with --memory-size ${size} and --meta-batch ${config.metaBatch} needs a memory tensor of ${stateBytes} bytes, more than the GPU's largest storage binding (${mg.maxTensorBytes()} bytes); use fewer slots or a smaller --memory-size.`,
+        );
+      }
       return new MannLearner({
         inputSize: source.inputShape[0],
         classes: source.outputs,
         controllerSize: Number(options.controllerSize ?? 200),
         memorySlots: slots,
-        memorySize: Number(options.memorySize ?? 40),
+        memorySize: size,
         readHeads: heads,
         memory: String(options.memory ?? 'external') as MemoryKind,
         usageDecay: 0.95,
@@ -146,6 +157,7 @@ export const modelAlgorithms: AlgorithmSpec[] = [
       },
     ],
     unusedFlags: ['--inner-steps', '--test-inner-steps', '--inner-lr'],
+    sizeFlags: ['--hidden', '--representation-size'],
     // 128-unit layers, a usual width for CNPs on 1-D regression.
     defaults: () => ({ hidden: 128 }),
     build(config) {

@@ -19,6 +19,8 @@ export interface AlgorithmOption {
   readonly choices?: readonly string[];
   /** Smallest accepted value of an integer or number option. */
   readonly min?: number;
+  /** True when the value must be above 0 (exclusive, unlike `min`). */
+  readonly positive?: boolean;
   readonly default: number | string | boolean;
 }
 
@@ -39,6 +41,8 @@ export interface AlgorithmSpec {
   readonly options?: readonly AlgorithmOption[];
   /** Shared `metagrad train` flags this algorithm does not read, such as '--inner-lr'; the command rejects them when given. */
   readonly unusedFlags?: readonly string[];
+  /** Options that set the model's tensor sizes, named when a tensor is too large for the GPU; default ['--hidden']. */
+  readonly sizeFlags?: readonly string[];
   /** True when the learner does not depend on the number of classes (it compares queries with the support set), so `metagrad eval --ways` may differ from the training ways. */
   readonly anyWays?: boolean;
   /** True when the learner reads `--image-size` on Omniglot too, as a divisor of the 28-pixel side. */

@@ -20,6 +20,7 @@ import {
 } from './options';
 import { PRETRAIN_OPTIONS, runPretrain } from './pretrain';
 import { Interrupted, RunFolder, readRunConfig } from './run-folder';
+import { commandName } from '../invocation';
 
 export type TransferOutcome = 'finished' | 'interrupted';
 
@@ -96,7 +97,7 @@ async function execute(
   } catch (error) {
     if (error instanceof Interrupted) {
       log(
-        `Interrupted in stage ${error.message}, with a checkpoint; continue with \`metagrad transfer ${sub.name} --resume ${run.out}\``,
+        `Interrupted in stage ${error.message}, with a checkpoint; continue with \`${commandName()} transfer ${sub.name} --resume ${run.out}\``,
       );
       return 'interrupted';
     }
@@ -145,13 +146,13 @@ export function registerTransfer(
           const trainRun = typeof config.algorithm === 'string';
           throw new UsageError(
             trainRun
-              ? `--resume ${String(flags.resume)} is a metagrad train run; use \`metagrad train ${String(config.algorithm)} --resume ${String(flags.resume)}\`.`
+              ? `--resume ${String(flags.resume)} is a metagrad train run; use \`${commandName()} train ${String(config.algorithm)} --resume ${String(flags.resume)}\`.`
               : `--resume ${String(flags.resume)}: its config.json has ${config.command === undefined ? 'no "command"' : `"command": ${JSON.stringify(config.command)}`}, not one of ${SUBCOMMANDS.map((known) => known.name).join(', ')}; the run folder is damaged, so restore the file or start a new run.`,
           );
         }
         if (config.command !== sub.name)
           throw new UsageError(
-            `--resume ${String(flags.resume)} is a ${String(config.command)} run; use \`metagrad transfer ${String(config.command)} --resume ${String(flags.resume)}\`.`,
+            `--resume ${String(flags.resume)} is a ${String(config.command)} run; use \`${commandName()} transfer ${String(config.command)} --resume ${String(flags.resume)}\`.`,
           );
         config.out = resolve(flags.resume as string);
         setOutcome(await execute(sub, config, true));
@@ -166,7 +167,7 @@ export function registerTransfer(
           );
         if (argument === undefined)
           throw new UsageError(
-            `transfer ${sub.name} needs a ${sub.argument.name}: ${sub.argument.choices.join(' or ')}, e.g. \`metagrad transfer ${sub.name} ${sub.argument.choices[0]}\`.`,
+            `transfer ${sub.name} needs a ${sub.argument.name}: ${sub.argument.choices.join(' or ')}, e.g. \`${commandName()} transfer ${sub.name} ${sub.argument.choices[0]}\`.`,
           );
         config.method = argument;
       }

@@ -20,6 +20,7 @@ import {
 import type { Module } from '../../engine/nn/module';
 import type { GroupOptions, Optimizer } from '../../engine/optim/optimizer';
 import { UsageError } from '../errors';
+import { commandName } from '../invocation';
 
 /** Raised inside a stage when Ctrl-C arrives; the stage has saved its checkpoint. */
 export class Interrupted extends Error {
@@ -75,7 +76,7 @@ export class RunFolder {
     } else {
       if (existsSync(join(dir, 'config.json')))
         throw new UsageError(
-          `--out ${dir} already holds a run; continue it with \`metagrad transfer ${command} --resume ${dir}\`, or choose another --out.`,
+          `--out ${dir} already holds a run; continue it with \`${commandName()} transfer ${command} --resume ${dir}\`, or choose another --out.`,
         );
       await mkdir(dir, { recursive: true });
       await writeFileAtomic(

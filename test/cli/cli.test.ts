@@ -114,7 +114,7 @@ describe('metagrad train and eval', () => {
     const finished = run(['train', 'maml', '--resume', out, '--no-progress']);
     expect(finished.status, finished.stderr).toBe(2);
     expect(finished.stderr).toMatch(
-      /already finished all 40 iterations; evaluate it again with `metagrad eval /,
+      /already finished all 40 iterations; evaluate it again with `node \S+cli\.js eval /,
     );
     const unchanged = JSON.parse(await readFile(join(out, 'result.json'), 'utf8'));
     expect(unchanged).toEqual(again);
@@ -173,7 +173,7 @@ describe('metagrad run folders', () => {
     });
     expect(code).toBe(130);
     expect(stdout).toMatch(
-      /Interrupted at iteration (\d+) of 100000, with a checkpoint; continue with `metagrad train fomaml --resume /,
+      /Interrupted at iteration (\d+) of 100000, with a checkpoint; continue with `node \S+cli\.js train fomaml --resume /,
     );
     const stoppedAt = Number(/Interrupted at iteration (\d+)/.exec(stdout)![1]);
     const state = JSON.parse(await readFile(join(out, 'last.state.json'), 'utf8')) as {
@@ -185,7 +185,7 @@ describe('metagrad run folders', () => {
     const again = run(args);
     expect(again.status).toBe(2);
     expect(again.stderr).toMatch(
-      /already holds a run; continue it with `metagrad train fomaml --resume/,
+      /already holds a run; continue it with `node \S+cli\.js train fomaml --resume/,
     );
 
     const reconfigured = run([
@@ -266,7 +266,7 @@ describe('metagrad input errors', () => {
     [
       'unsafe integer',
       ['train', 'maml', '--iterations', '1e99'],
-      /--iterations "1e99" is not an integer/,
+      /--iterations 1e99 is too large; use an integer from 1 to 9007199254740991/,
     ],
     [
       'invalid base URL',

@@ -95,7 +95,9 @@ describe('eval episode shape', () => {
     expect(() => evalConfig(config, { ways: '1' })).toThrow(
       '--ways 1 is too small; use at least 2.',
     );
-    expect(() => evalConfig(config, { shots: 'two' })).toThrow('--shots "two" is not an integer.');
+    expect(() => evalConfig(config, { shots: 'two' })).toThrow(
+      '--shots "two" is not an integer; write it in decimal digits, such as 5.',
+    );
     expect(() => evalConfig(config, { queries: '0' })).toThrow(
       '--queries 0 is too small; use at least 1.',
     );

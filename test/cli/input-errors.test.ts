@@ -204,12 +204,12 @@ describe('metagrad rejects bad input', () => {
     [
       'transfer resume of train run',
       () => ['transfer', 'finetune', '--resume', join(work, 'sine-run')],
-      /sine-run is a metagrad train run; use `metagrad train maml --resume /,
+      /sine-run is a metagrad train run; use `node \S+cli\.js train maml --resume /,
     ],
     [
       'train resume of transfer run',
       () => ['train', 'maml', '--resume', join(work, 'transfer-run')],
-      /transfer-run is a metagrad transfer run; use `metagrad transfer dann --resume /,
+      /transfer-run is a metagrad transfer run; use `node \S+cli\.js transfer dann --resume /,
     ],
     [
       'transfer resume of null config',

@@ -198,7 +198,31 @@ describe('metric CLI input errors', () => {
       ['train', 'siamese', ...omniglot, '--pair-loss', 'hinge'],
       /--pair-loss "hinge" is not supported; use one of: bce, contrastive/,
     ],
-    ['zero margin', ['train', 'siamese', ...omniglot, '--margin', '0'], /--margin 0 is invalid/],
+    [
+      'inner steps for protonet',
+      ['train', 'protonet', ...omniglot, '--inner-steps', '5'],
+      /error: --inner-steps does not apply to protonet; leave it out\./,
+    ],
+    [
+      'test inner steps for matchingnet',
+      ['train', 'matchingnet', ...omniglot, '--test-inner-steps', '5'],
+      /error: --test-inner-steps does not apply to matchingnet; leave it out\./,
+    ],
+    [
+      'inner rate for relationnet',
+      ['train', 'relationnet', ...omniglot, '--inner-lr', '0.1'],
+      /error: --inner-lr does not apply to relationnet; leave it out\./,
+    ],
+    [
+      'zero margin',
+      ['train', 'siamese', ...omniglot, '--margin', '0'],
+      /error: --margin 0 must be positive; use a value above 0\./,
+    ],
+    [
+      'negative margin',
+      ['train', 'siamese', ...omniglot, '--margin', '-1'],
+      /error: --margin -1 must be positive; use a value above 0\./,
+    ],
     [
       'sine dataset',
       ['train', 'relationnet', '--dataset', 'sine'],

@@ -80,7 +80,9 @@ describe('train', () => {
       test_mse: number | null;
     };
     expect(result.test_mse).toBeNull();
-    expect(lines.join('\n')).toMatch(/model diverged.*smaller --meta-lr \(this run used 1e\+30\)/);
+    expect(lines.join('\n')).toMatch(
+      /model diverged.*smaller --inner-lr or --meta-lr \(this run used --inner-lr 0\.01 and --meta-lr 1e\+30\)/,
+    );
   });
 
   it('rejects a state past the last iteration', async () => {

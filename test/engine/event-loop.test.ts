@@ -33,4 +33,25 @@ describe('dispatches per event-loop turn', () => {
     }
     expect(await y.item()).toBe(40_000);
   });
+
+  it('runs a long backward pass with backwardAsync', async () => {
+    await mg.yieldEventLoop();
+    const x = mg.full([1], 1, { requiresGrad: true });
+    // 40,000 multiplications by 1, built in chunks with turns between them; the
+    // backward pass queues one multiplication per node, past the per-turn limit.
+    await mg.tidyAsync(async () => {
+      let y = x;
+      for (let round = 0; round < 4; round++) {
+        for (let i = 0; i < 10_000; i++) y = mg.mul(y, 1);
+        await mg.yieldEventLoop();
+      }
+      expect(() => mg.grad(y, [x], { retainGraph: true })).toThrow(
+        /without the event loop turning/,
+      );
+      await mg.yieldEventLoop();
+      await mg.backwardAsync(y);
+    });
+    expect(await x.grad!.item()).toBe(1);
+    expect(mg.memory().tensors).toBeLessThan(10);
+  });
 });
