@@ -1,29 +1,22 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OMNIGLOT_DIR } from '../data/paths';
+import { buildCliAndFolder, runCli } from './cli-run';
 
 // Long inner loops: 50 second-order steps of the conv net queue about 36,000
 // dispatches for one task, past the runtime's limit per event-loop turn, so the
 // learners must let the loop turn between steps.
 let work: string;
-const cli = join(process.cwd(), 'dist', 'cli.js');
 
 beforeAll(async () => {
-  const build = spawnSync('npx', ['vite', 'build', '--logLevel', 'error'], { encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`vite build failed:\n${build.stderr}`);
-  work = await mkdtemp(join(tmpdir(), 'mg-inner-steps-'));
+  work = await buildCliAndFolder('mg-inner-steps-');
 });
 
 afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-function run(args: string[]) {
-  return spawnSync('node', [cli, ...args], { encoding: 'utf8', cwd: work });
-}
+const run = (args: string[]) => runCli(work, args);
 
 const tiny = [
   '--queries',

@@ -1,66 +1,24 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OMNIGLOT_DIR } from '../data/paths';
+import { buildCliAndFolder, runCli, writeUntrainedRun } from './cli-run';
 
 // Values past the CLI's limits: each must end in one error line naming the option,
 // with exit code 2, before any run folder is written.
 let work: string;
-const cli = join(process.cwd(), 'dist', 'cli.js');
 
 beforeAll(async () => {
-  const build = spawnSync('npx', ['vite', 'build', '--logLevel', 'error'], { encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`vite build failed:\n${build.stderr}`);
-  work = await mkdtemp(join(tmpdir(), 'mg-limits-'));
-  // A sine run's config.json, enough for the checks that `eval` makes before loading the model.
-  await mkdir(join(work, 'sine-run'));
-  await writeFile(
-    join(work, 'sine-run', 'config.json'),
-    JSON.stringify({
-      algorithm: 'maml',
-      dataset: 'sine',
-      ways: 1,
-      shots: 10,
-      queries: 10,
-      innerSteps: 1,
-      testInnerSteps: 10,
-      innerLr: 0.01,
-      metaLr: 0.001,
-      metaBatch: 25,
-      iterations: 10,
-      seed: 0,
-      dataDir: '/nonexistent',
-      split: 'vinyals',
-      hidden: 40,
-      logInterval: 10,
-      evalInterval: 10,
-      valEpisodes: 2,
-      testEpisodes: 2,
-      out: '',
-      options: {},
-    }),
-  );
+  work = await buildCliAndFolder('mg-limits-');
+  await writeUntrainedRun(join(work, 'sine-run'), 'sine', '/nonexistent');
 });
 
 afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-/** Runs the built CLI; `errors` is stderr less Dawn's "Warning:" lines about device limits. */
-function run(args: string[], env: Record<string, string> = {}) {
-  const result = spawnSync('node', [cli, ...args], {
-    encoding: 'utf8',
-    cwd: work,
-    env: { ...process.env, ...env },
-  });
-  const errors = result.stderr
-    .split('\n')
-    .filter((line) => line.trim() !== '' && !line.startsWith('Warning:'));
-  return { ...result, errors };
-}
+const run = (args: string[], env: Record<string, string> = {}) => runCli(work, args, env);
 
 const omniglot = ['--dataset', 'omniglot', '--data-dir', OMNIGLOT_DIR];
 

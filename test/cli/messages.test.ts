@@ -1,65 +1,24 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OMNIGLOT_DIR } from '../data/paths';
+import { buildCliAndFolder, cli, runCli, writeUntrainedRun } from './cli-run';
 
 // The wording of the CLI's warnings and errors: each names the options that apply.
 let work: string;
-const cli = join(process.cwd(), 'dist', 'cli.js');
 
 beforeAll(async () => {
-  const build = spawnSync('npx', ['vite', 'build', '--logLevel', 'error'], { encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`vite build failed:\n${build.stderr}`);
-  work = await mkdtemp(join(tmpdir(), 'mg-messages-'));
-  // An Omniglot run's config.json, enough for the checks that `eval` makes before loading the model.
-  await mkdir(join(work, 'omniglot-run'));
-  await writeFile(
-    join(work, 'omniglot-run', 'config.json'),
-    JSON.stringify({
-      algorithm: 'maml',
-      dataset: 'omniglot',
-      ways: 5,
-      shots: 1,
-      queries: 15,
-      innerSteps: 1,
-      testInnerSteps: 3,
-      innerLr: 0.4,
-      metaLr: 0.001,
-      metaBatch: 32,
-      iterations: 10,
-      seed: 0,
-      dataDir: OMNIGLOT_DIR,
-      split: 'vinyals',
-      hidden: 8,
-      logInterval: 10,
-      evalInterval: 10,
-      valEpisodes: 2,
-      testEpisodes: 2,
-      out: '',
-      options: {},
-    }),
-  );
+  work = await buildCliAndFolder('mg-messages-');
+  await writeUntrainedRun(join(work, 'omniglot-run'), 'omniglot', OMNIGLOT_DIR);
 });
 
 afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-/** Runs the built CLI; `errors` is stderr less Dawn's "Warning:" lines about device limits. */
-function run(args: string[], env: Record<string, string> = {}) {
-  const result = spawnSync('node', [cli, ...args], {
-    encoding: 'utf8',
-    cwd: work,
-    env: { ...process.env, ...env },
-  });
-  const errors = result.stderr
-    .split('\n')
-    .filter((line) => line.trim() !== '' && !line.startsWith('Warning: maxDynamic'));
-  return { ...result, errors };
-}
+const run = (args: string[], env: Record<string, string> = {}) => runCli(work, args, env);
 
 const tinySine = [
   '--hidden',
