@@ -72,11 +72,9 @@ export function allocStorage(bytes: number, label: string): Storage {
   if (buffer) {
     pooledBytes -= size;
   } else {
-    const device = gpuDevice();
-    if (size > device.limits.maxStorageBufferBindingSize) {
-      throw new StorageLimitError(label, bytes, device.limits.maxStorageBufferBindingSize);
-    }
-    buffer = device.createBuffer({ label, size, usage: USAGE });
+    const limit = maxTensorBytes();
+    if (size > limit) throw new StorageLimitError(label, bytes, limit);
+    buffer = gpuDevice().createBuffer({ label, size, usage: USAGE });
     allocatedBytes += size;
   }
   liveBytes += size;
