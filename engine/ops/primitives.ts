@@ -138,7 +138,7 @@ export interface Primitives {
    * that broadcasts to x's, such as per-channel [1, C, 1, 1].
    */
   mul_add: NoAttrs;
-  /** Inputs x, a, y, b, c: x * a + y * b + c in one pass; y has x's shape, a, b and c as in mul_add. */
+  /** Inputs x, a, y, b, c: x * a + y * b + c in one pass. y has x's shape, and a, b and c are as in mul_add. */
   mul_add2: NoAttrs;
   /** Inputs x, y of one shape: the sum of x * y over the axes. */
   sum_product: Reduction;

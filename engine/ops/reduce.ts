@@ -75,8 +75,8 @@ export const reduceRules: RuleTable<
   sum_product: {
     forward: ([x, y], attrs) => pairSumForward('sum_product', x, y, attrs),
     backward: (g, { inputs: [x, y], attrs: { axes }, needsGrad }) => {
-      const kept = reshape(g, reducedShape(x.shape, axes, true));
-      return [needsGrad[0] ? mul(kept, y) : null, needsGrad[1] ? mul(kept, x) : null];
+      const gradKeepdim = reshape(g, reducedShape(x.shape, axes, true));
+      return [needsGrad[0] ? mul(gradKeepdim, y) : null, needsGrad[1] ? mul(gradKeepdim, x) : null];
     },
   },
 
@@ -84,8 +84,8 @@ export const reduceRules: RuleTable<
   sum_sq_dev: {
     forward: ([x, m], attrs) => pairSumForward('sum_sq_dev', x, m, attrs),
     backward: (g, { inputs: [x, m], attrs: { axes }, needsGrad }) => {
-      const kept = reshape(g, reducedShape(x.shape, axes, true));
-      const twice = mulScalar(kept, 2);
+      const gradKeepdim = reshape(g, reducedShape(x.shape, axes, true));
+      const twice = mulScalar(gradKeepdim, 2);
       const dx = needsGrad[0] ? mulAdd(x, twice, neg(mul(twice, m))) : null;
       if (!needsGrad[1]) return [dx, null];
       const count = numel(axes.map((axis) => x.shape[axis]));
